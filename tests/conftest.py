@@ -1,0 +1,85 @@
+"""Shared fixtures: which Redis a test runs on.
+
+Every test starts with ``REDIS_URL`` removed from its environment, so "embedded by
+default" is what a test sees unless it asks for the real server through a fixture.
+
+The real server is ``REDIS_URL`` as the test run was started with, or
+``redis://127.0.0.1:6379/0``. When none answers, real-Redis tests skip with the reason,
+except under ``LAUNCHPAD_REQUIRE_REAL_REDIS=1`` (CI), where they fail.
+
+Tests share one real server with other tests: they never FLUSHALL/FLUSHDB; they use
+unique queue names or key prefixes and delete what they made.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis as redis_lib
+
+from launchpad.redis import EMBEDDED_URL, create_redis_connection, reset_embedded
+
+REAL_REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+REQUIRE_REAL_REDIS = os.environ.get("LAUNCHPAD_REQUIRE_REAL_REDIS") == "1"
+
+
+def _real_redis_answers(url: str) -> str | None:
+    """None when a real Redis answers PING at ``url``, else why not."""
+    try:
+        conn = redis_lib.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+        conn.ping()
+        conn.close()
+        return None
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_redis_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)
+
+
+@pytest.fixture(scope="session")
+def real_redis_url() -> str:
+    """The URL of a real Redis server; fails (CI) or skips (laptop) when none answers."""
+    problem = _real_redis_answers(REAL_REDIS_URL)
+    if problem is not None:
+        message = f"no real Redis at {REAL_REDIS_URL} ({problem})"
+        if REQUIRE_REAL_REDIS:
+            pytest.fail(message + " and LAUNCHPAD_REQUIRE_REAL_REDIS=1", pytrace=False)
+        pytest.skip(message + "; start redis-server or set REDIS_URL to run this test")
+    return REAL_REDIS_URL
+
+
+@pytest.fixture
+def real_redis(real_redis_url: str) -> Iterator[redis_lib.Redis]:
+    conn = create_redis_connection("test", real_redis_url)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def embedded_redis() -> Iterator[redis_lib.Redis]:
+    reset_embedded()
+    conn = create_redis_connection("test", EMBEDDED_URL)
+    yield conn
+    reset_embedded()
+
+
+@pytest.fixture(params=["embedded", "real"])
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """Parametrises a test over both backends: the URL to pass to create_redis_connection."""
+    if request.param == "embedded":
+        reset_embedded()
+        return EMBEDDED_URL
+    url: str = request.getfixturevalue("real_redis_url")
+    return url
+
+
+@pytest.fixture
+def unique_name() -> str:
+    """A name no other test uses (for queues and key prefixes on the shared server)."""
+    return f"t-{uuid.uuid4().hex[:12]}"
