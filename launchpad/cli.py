@@ -27,20 +27,30 @@ class Command(NamedTuple):
 
 COMMANDS: dict[str, Command] = {
     "lessons": Command("launchpad.lessons:lessons_main", "list the lessons and their demos"),
-    "lesson": Command("launchpad.lessons:lesson_main",
-                      "run a lesson's demos (launchpad lesson 06 [DEMO] [--json])"),
-    "up": Command("launchpad.services.up:up_main",
-                  "start gateway, auth, notifications and the worker on real ports"),
-    "serve": Command("launchpad.services.up:serve_main",
-                     "run one service: auth | notifications | gateway"),
-    "worker": Command("launchpad.queue.live:worker_main",
-                      "run a queue worker for MODULE:FUNCTION with a live view"),
-    "check": Command("launchpad.grading.cli:check_main",
-                     "check your exercise (the visible checks, with hints)"),
-    "grade": Command("launchpad.grading.cli:grade_main",
-                     "grade one submission or a class (--batch DIR)"),
-    "smoke": Command("launchpad.smoke:smoke_main",
-                     "a quick tour of the core pieces on the embedded Redis"),
+    "lesson": Command(
+        "launchpad.lessons:lesson_main",
+        "run a lesson's demos (launchpad lesson 06 [DEMO] [--json])",
+    ),
+    "up": Command(
+        "launchpad.services.up:up_main",
+        "start gateway, auth, notifications and the worker on real ports",
+    ),
+    "serve": Command(
+        "launchpad.services.up:serve_main", "run one service: auth | notifications | gateway"
+    ),
+    "worker": Command(
+        "launchpad.queue.live:worker_main",
+        "run a queue worker for MODULE:FUNCTION with a live view",
+    ),
+    "check": Command(
+        "launchpad.grading.cli:check_main", "check your exercise (the visible checks, with hints)"
+    ),
+    "grade": Command(
+        "launchpad.grading.cli:grade_main", "grade one submission or a class (--batch DIR)"
+    ),
+    "smoke": Command(
+        "launchpad.smoke:smoke_main", "a quick tour of the core pieces on the embedded Redis"
+    ),
     "docs": Command("launchpad.docs_cli:docs_main", "build or preview the docs site"),
 }
 
@@ -77,7 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
         Console(stderr=True).print(
-            f"[red]unknown command {name!r}[/]; known: {', '.join(COMMANDS)}")
+            f"[red]unknown command {name!r}[/]; known: {', '.join(COMMANDS)}"
+        )
         return 2
     return _load(COMMANDS[name].target)(rest)
 

@@ -183,6 +183,6 @@ def configure_logging(
     else:
         handler = logging.StreamHandler(stream or sys.stderr)
         handler.setFormatter(JsonLinesFormatter())
-    handler._launchpad_main = True  # type: ignore[attr-defined]
+    setattr(handler, "_launchpad_main", True)  # noqa: B010 - marks the handler we own
     root.addHandler(handler)
     return handler

@@ -69,8 +69,11 @@ class _NamedConnectionMixin:
         except redis.exceptions.ConnectionError as exc:
             log.error(
                 "Redis error",
-                extra={"connection": self.launchpad_name, "url": self.launchpad_url,
-                       "error": str(exc)},
+                extra={
+                    "connection": self.launchpad_name,
+                    "url": self.launchpad_url,
+                    "error": str(exc),
+                },
             )
             raise RedisUnavailable(
                 f"cannot reach Redis at {self.launchpad_url} for {self.launchpad_name!r}: "
@@ -81,8 +84,9 @@ class _NamedConnectionMixin:
 
     def on_connect(self) -> None:
         super().on_connect()  # type: ignore[misc]
-        log.info("Redis connected", extra={"connection": self.launchpad_name,
-                                           "url": self.launchpad_url})
+        log.info(
+            "Redis connected", extra={"connection": self.launchpad_name, "url": self.launchpad_url}
+        )
 
 
 def _connection_class(url: str, name: str) -> type[Connection]:
@@ -136,8 +140,10 @@ def create_redis_connection(name: str, url: str | None = None) -> redis.Redis:
         global _announced
         if not _announced:
             _announced = True
-            log.info("using embedded Redis (in-process; set REDIS_URL to use a server)",
-                     extra={"connection": name, "backend": "embedded"})
+            log.info(
+                "using embedded Redis (in-process; set REDIS_URL to use a server)",
+                extra={"connection": name, "backend": "embedded"},
+            )
         conn: redis.Redis = fakeredis.FakeRedis(
             server=_embedded_server_instance(), decode_responses=True
         )

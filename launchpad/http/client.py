@@ -74,8 +74,9 @@ class ServiceUnavailable(ServiceError):
 class UnexpectedStatus(ServiceError):
     """The service answered with a status the caller did not expect."""
 
-    def __init__(self, message: str, *, service: str, method: str, url: str,
-                 response: httpx.Response) -> None:
+    def __init__(
+        self, message: str, *, service: str, method: str, url: str, response: httpx.Response
+    ) -> None:
         super().__init__(message, service=service, method=method, url=url)
         self.response = response
         self.status_code = response.status_code
@@ -166,7 +167,12 @@ class ServiceClient:
             sent_headers[correlation.HEADER] = cid
         seconds = self.timeout if timeout is None else timeout
         request = self._http.build_request(
-            method, path, headers=sent_headers, json=json, content=content, params=params,
+            method,
+            path,
+            headers=sent_headers,
+            json=json,
+            content=content,
+            params=params,
             timeout=httpx.Timeout(seconds),
         )
         url = str(request.url)
@@ -180,18 +186,27 @@ class ServiceClient:
                     self._sleep_before(attempt, exc)
                     continue
                 raise
-            ok = (200 <= response.status_code < 300) if expect is None else (
-                response.status_code in expect)
+            ok = (
+                (200 <= response.status_code < 300)
+                if expect is None
+                else (response.status_code in expect)
+            )
             if ok:
                 return response
             error = UnexpectedStatus(
                 f"{self.name} answered {method} {request.url.path} with "
                 f"{response.status_code}; expected "
                 f"{'2xx' if expect is None else sorted(expect)}",
-                service=self.name, method=method, url=url, response=response,
+                service=self.name,
+                method=method,
+                url=url,
+                response=response,
             )
-            if (attempt <= self.retries and response.status_code >= 500
-                    and self._is_idempotent(request)):
+            if (
+                attempt <= self.retries
+                and response.status_code >= 500
+                and self._is_idempotent(request)
+            ):
                 self._sleep_before(attempt, error)
                 continue
             raise error
@@ -211,25 +226,39 @@ class ServiceClient:
         except httpx.TimeoutException as exc:
             raise ServiceTimeout(
                 f"{self.name} did not answer {method} {path} within {seconds:g} s",
-                service=self.name, method=method, url=url,
+                service=self.name,
+                method=method,
+                url=url,
             ) from exc
-        except (httpx.ConnectError, httpx.ReadError, httpx.WriteError,
-                httpx.RemoteProtocolError) as exc:
+        except (
+            httpx.ConnectError,
+            httpx.ReadError,
+            httpx.WriteError,
+            httpx.RemoteProtocolError,
+        ) as exc:
             raise ServiceUnavailable(
                 f"{self.name} is unavailable at {self.base_url} ({type(exc).__name__}: "
                 f"{exc or 'connection failed'})",
-                service=self.name, method=method, url=url,
+                service=self.name,
+                method=method,
+                url=url,
             ) from exc
         except httpx.HTTPError as exc:
             raise ServiceUnavailable(
                 f"{self.name} call {method} {path} failed: {type(exc).__name__}: {exc}",
-                service=self.name, method=method, url=url,
+                service=self.name,
+                method=method,
+                url=url,
             ) from exc
         log.info(
             f"{self.name} {method} {path} -> {response.status_code}",
-            extra={"target": self.name, "method": method, "path": path,
-                   "status": response.status_code,
-                   "elapsed_ms": round((time.monotonic() - started) * 1000, 1)},
+            extra={
+                "target": self.name,
+                "method": method,
+                "path": path,
+                "status": response.status_code,
+                "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
+            },
         )
         return response
 
@@ -239,13 +268,16 @@ class ServiceClient:
 
     def _may_retry(self, exc: ServiceError, request: httpx.Request) -> bool:
         refused = isinstance(exc, ServiceUnavailable) and isinstance(
-            exc.__cause__, httpx.ConnectError)
+            exc.__cause__, httpx.ConnectError
+        )
         return refused or self._is_idempotent(request)
 
     def _sleep_before(self, attempt: int, exc: ServiceError) -> None:
         delay = random.uniform(0, self.backoff * 2 ** (attempt - 1))  # full jitter
-        log.warning(f"retrying {self.name} after {type(exc).__name__}",
-                    extra={"attempt": attempt + 1, "delay_ms": round(delay * 1000)})
+        log.warning(
+            f"retrying {self.name} after {type(exc).__name__}",
+            extra={"attempt": attempt + 1, "delay_ms": round(delay * 1000)},
+        )
         time.sleep(delay)
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -277,4 +309,6 @@ def verify_token(client: ServiceClient, token: str) -> dict[str, Any] | None:
         return None
     user: dict[str, Any] = response.json()
     return user
+
+
 # --8<-- [end:verify_token]

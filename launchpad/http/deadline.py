@@ -70,8 +70,9 @@ class _DeadlineStream(httpcore.NetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname,
-                                                     time_left(timeout)))
+        return _DeadlineStream(
+            self._inner.start_tls(ssl_context, server_hostname, time_left(timeout))
+        )
 
     def get_extra_info(self, info: str) -> typing.Any:
         return self._inner.get_extra_info(info)
@@ -91,8 +92,9 @@ class DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: typing.Iterable[typing.Any] | None = None,
     ) -> httpcore.NetworkStream:
-        stream = self._inner.connect_tcp(host, port, time_left(timeout), local_address,
-                                         socket_options)
+        stream = self._inner.connect_tcp(
+            host, port, time_left(timeout), local_address, socket_options
+        )
         return _DeadlineStream(stream)
 
     def connect_unix_socket(
@@ -101,8 +103,9 @@ class DeadlineBackend(httpcore.NetworkBackend):
         timeout: float | None = None,
         socket_options: typing.Iterable[typing.Any] | None = None,
     ) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._inner.connect_unix_socket(path, time_left(timeout),
-                                                               socket_options))
+        return _DeadlineStream(
+            self._inner.connect_unix_socket(path, time_left(timeout), socket_options)
+        )
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
@@ -111,7 +114,8 @@ class DeadlineBackend(httpcore.NetworkBackend):
 class DeadlineHTTPTransport(httpx.HTTPTransport):
     """``httpx.HTTPTransport`` (pooled keep-alive connections) on the :class:`DeadlineBackend`."""
 
-    def __init__(self, limits: httpx.Limits = httpx.Limits(max_connections=100)) -> None:
+    def __init__(self, limits: httpx.Limits | None = None) -> None:
+        limits = limits or httpx.Limits(max_connections=100)
         super().__init__(limits=limits)
         # httpx builds its pool in __init__ without a way to pass a network backend;
         # we rebuild it with the same limits and ours.

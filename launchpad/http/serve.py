@@ -39,8 +39,10 @@ class RunningServer:
         self.port: int = server.server_port
         self.url = f"http://{self.host}:{self.port}"
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05},
-            name=f"serve-{name}-{self.port}", daemon=True,
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"serve-{name}-{self.port}",
+            daemon=True,
         )
 
     def start(self) -> RunningServer:
@@ -57,8 +59,12 @@ class RunningServer:
     def __enter__(self) -> RunningServer:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
 
@@ -70,5 +76,5 @@ def serve(app: Any, port: int = 0, *, name: str = "app", host: str = "127.0.0.1"
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError(f"refusing to listen on {host!r}: the kit serves on loopback only")
     server = make_server(host, port, app, threaded=True, request_handler=_QuietHTTP11Handler)
-    server.daemon_threads = True
+    server.daemon_threads = True  # type: ignore[attr-defined]  # threaded server: a mixin attr
     return RunningServer(server, name).start()
