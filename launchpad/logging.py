@@ -35,7 +35,7 @@ __all__ = [
 ROOT = "launchpad"
 REDACTED = "[redacted]"
 _SECRET_KEY = re.compile(r"pass(word)?|token|secret|authori[sz]ation|cookie|api[_-]?key", re.I)
-_BEARER = re.compile(r"(Bearer\s+)[^\s\"',;]+", re.I)
+_BEARER = re.compile(r"(Bearer\s+)[^\s\"']+", re.I)
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
