@@ -48,8 +48,8 @@ COMMANDS: dict[str, Command] = {
     "grade": Command(
         "launchpad.grading.cli:grade_main", "grade one submission or a class (--batch DIR)"
     ),
-    "smoke": Command(
-        "launchpad.smoke:smoke_main", "a quick tour of the core pieces on the embedded Redis"
+    "doctor": Command(
+        "launchpad.doctor:doctor_main", "check your set-up by running each core piece once"
     ),
     "docs": Command("launchpad.docs_cli:docs_main", "build or preview the docs site"),
 }
