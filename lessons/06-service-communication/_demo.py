@@ -1,0 +1,221 @@
+"""Plumbing shared by the lesson 06 demos, so each demo file can be about its one idea.
+
+A demo is a function ``body(demo: Demo) -> None`` that does real work with the library,
+prints what happens with ``demo.say`` / ``demo.table`` / ``demo.timeline``, and writes every
+number it measured with ``demo.observe(...)``. :func:`run_demo` turns it into a command:
+
+* ``python lessons/06-service-communication/<demo>.py`` shows it with rich output;
+* ``... --json`` prints ONE JSON object, the observations, and nothing else on stdout
+  (tests and instructors read it).
+
+Nothing here makes numbers up: observations come only from what the demo measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from launchpad.logging import CollectingHandler
+from launchpad.redis import create_redis_connection, describe
+
+__all__ = ["Demo", "Hang", "run_demo", "scratch_prefix"]
+
+ACTOR_STYLE = {
+    "client": "bold white",
+    "gateway": "bold blue",
+    "auth": "bold green",
+    "notifications": "bold magenta",
+    "worker": "bold magenta",
+    "queue": "bold yellow",
+    "redis": "bold red",
+    "outbox": "bold cyan",
+    "caller": "bold white",
+}
+
+
+class Demo:
+    """What a demo body gets: a console for people and a dict of observations for machines."""
+
+    def __init__(self, title: str, *, json_mode: bool, console: Console | None = None) -> None:
+        self.title = title
+        self.json_mode = json_mode
+        self.console = console or Console(quiet=json_mode, highlight=False)
+        self.observations: dict[str, Any] = {}
+        self.started = time.monotonic()
+
+    # -- observations: only what this run measured ---------------------------------------
+
+    def observe(self, **fields: Any) -> None:
+        """Record measured facts; they become the ``--json`` output."""
+        self.observations.update(fields)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    # -- output for people -----------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        self.console.print(text)
+
+    def step(self, text: str) -> None:
+        self.console.print(f"\n[bold cyan]▸[/] [bold]{text}[/]")
+
+    def result(self, ok: bool, text: str) -> None:
+        mark = "[bold green]✔[/]" if ok else "[bold red]✘[/]"
+        self.console.print(f"  {mark} {text}")
+
+    def shortened(self, what: str) -> None:
+        """Say out loud that a duration was shortened for the demo (honesty about timing)."""
+        self.console.print(f"  [yellow]⏱ shortened for the demo:[/] {what}")
+
+    def panel(self, body: str, *, title: str | None = None, style: str = "cyan") -> None:
+        self.console.print(Panel(body, title=title, border_style=style, expand=False))
+
+    def table(self, *columns: str, rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
+        table = Table(*columns, title=title, header_style="bold", title_justify="left")
+        for row in rows:
+            table.add_row(*(r if isinstance(r, Text) else str(r) for r in row))
+        self.console.print(table)
+
+    def timeline(self, events: Sequence[tuple[float, str, str]], *, title: str) -> None:
+        """Events ``(seconds since start, actor, what)`` as a table with a time bar."""
+        if not events:
+            return
+        span = max(t for t, _, _ in events) or 1.0
+        width = 24
+        table = Table(title=title, header_style="bold", title_justify="left")
+        table.add_column("time", justify="right", style="dim")
+        table.add_column("", no_wrap=True)
+        table.add_column("who", no_wrap=True)
+        table.add_column("what")
+        for t, actor, what in sorted(events, key=lambda e: e[0]):
+            pos = min(width - 1, int(t / span * (width - 1)))
+            bar = Text("·" * pos, style="dim")
+            bar.append("●", style=ACTOR_STYLE.get(actor, "bold"))
+            bar.append(" " * (width - 1 - pos))
+            table.add_row(
+                f"{t * 1000:7.0f} ms", bar, Text(actor, style=ACTOR_STYLE.get(actor, "")), what
+            )
+        self.console.print(table)
+
+    def log_lines(self, records: Sequence[dict[str, Any]], *, title: str) -> None:
+        """Log records (as collected) in a table: service, correlation id, message."""
+        table = Table(title=title, header_style="bold", title_justify="left")
+        table.add_column("service", no_wrap=True)
+        table.add_column("correlation id", style="green", no_wrap=True)
+        table.add_column("message")
+        for r in records:
+            service = str(r.get("service"))
+            table.add_row(
+                Text(service, style=ACTOR_STYLE.get(service, "")),
+                str(r.get("correlation_id") or "-"),
+                str(r.get("message")),
+            )
+        self.console.print(table)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    @contextmanager
+    def collect_logs(self) -> Iterator[CollectingHandler]:
+        """Collect every ``launchpad.*`` log record of the block (the library's real logs)."""
+        root = logging.getLogger("launchpad")
+        handler = CollectingHandler()
+        old_level, old_propagate = root.level, root.propagate
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        root.propagate = False
+        try:
+            yield handler
+        finally:
+            root.removeHandler(handler)
+            root.setLevel(old_level)
+            root.propagate = old_propagate
+
+
+def scratch_prefix() -> str:
+    """A key prefix no one else uses, so demos on a shared Redis never touch other keys."""
+    return f"lesson06-{uuid.uuid4().hex[:8]}"
+
+
+def delete_prefix(conn: Any, prefix: str) -> int:
+    """Delete the keys this demo made (only ``prefix:*``); returns how many."""
+    keys = list(conn.scan_iter(match=f"{prefix}:*", count=500))
+    for i in range(0, len(keys), 500):
+        conn.delete(*keys[i : i + 500])
+    return len(keys)
+
+
+class Hang:
+    """A WSGI middleware that makes a healthy app hang, like a service stuck on a lock.
+
+    ``hang.on()`` makes each request wait (up to ``max_seconds``) before the app answers;
+    ``hang.release()`` lets waiting requests go, so no server thread outlives the demo.
+    """
+
+    def __init__(self, app: Any, max_seconds: float = 10.0) -> None:
+        self.app = app
+        self.max_seconds = max_seconds
+        self._hanging = False
+        self._released = threading.Event()
+
+    def on(self) -> None:
+        self._released.clear()
+        self._hanging = True
+
+    def release(self) -> None:
+        self._hanging = False
+        self._released.set()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if self._hanging:
+            self._released.wait(self.max_seconds)
+        return self.app(environ, start_response)
+
+
+def run_demo(doc: str | None, body: Callable[[Demo], None], argv: Sequence[str] | None) -> int:
+    """Run one demo as a command: rich output, or ``--json`` observations only.
+
+    ``doc`` is the demo's module docstring: its first line is the title (the lesson runner
+    reads it too), its second paragraph the introduction shown in the header.
+    """
+    paragraphs = (doc or "demo").strip().split("\n\n")
+    title = paragraphs[0].strip()
+    intro = " ".join(paragraphs[1].split()) if len(paragraphs) > 1 else ""
+    parser = argparse.ArgumentParser(description=title)
+    parser.add_argument(
+        "--json", action="store_true", help="print the observations as one JSON object"
+    )
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    demo = Demo(title, json_mode=args.json)
+    conn = create_redis_connection("lesson")
+    demo.console.print(
+        Panel(
+            (intro + "\n\n" if intro else "") + f"[dim]Redis: {describe(conn)}[/]",
+            title=f"[bold]{title}[/]",
+            title_align="left",
+            border_style="bright_blue",
+        )
+    )
+    conn.close()
+    body(demo)
+    demo.observe(elapsed_s=round(demo.elapsed(), 3))
+    if args.json:
+        sys.stdout.write(json.dumps(demo.observations, default=str, sort_keys=True) + "\n")
+        sys.stdout.flush()
+    else:
+        demo.console.print(f"[dim]done in {demo.elapsed():.1f} s[/]")
+    return 0
