@@ -1,0 +1,146 @@
+"""Which headers cross the gateway, in each direction, and which the gateway sets itself.
+
+Hop-by-hop headers describe one connection, not the message, so a proxy must not forward
+them (RFC 9110 §7.6.1): ``Connection`` and every header it names, plus Keep-Alive,
+Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-Authenticate and
+Proxy-Authorization. The gateway strips them in both directions *before* it adds its own
+headers. The order matters: a client that sends ``Connection: x-correlation-id`` asks every
+proxy to drop that header; a proxy that adds its headers first and filters second
+(http-proxy-middleware runs its hook that way) then drops its own correlation id.
+
+Headers the gateway owns are replaced, never taken from the client: ``x-correlation-id``
+(accepted or made, see :mod:`launchpad.correlation`), ``x-forwarded-by``,
+``X-Forwarded-Proto`` and ``X-Forwarded-Host``. ``X-Forwarded-For`` gets the real peer
+appended; the client's own entries are kept only when they are IP addresses, and the
+gateway never believes them (it logs the peer). ``Host`` and ``Content-Length`` are reset
+for the new connection; ``Expect`` was already answered by the front server.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from launchpad.correlation import HEADER as CORRELATION_HEADER
+
+__all__ = [
+    "HOP_BY_HOP",
+    "client_headers",
+    "end_to_end",
+    "forwarded_for",
+    "response_headers",
+    "upstream_headers",
+]
+
+Headers = list[tuple[str, str]]
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "proxy-authenticate",
+        "proxy-authorization",
+    }
+)
+"""RFC 9110 §7.6.1 (and the old ``Proxy-Connection``): never forwarded, either way."""
+
+# Set by the gateway for the next hop; a client's copy is dropped first.
+_GATEWAY_OWNED = frozenset(
+    {
+        CORRELATION_HEADER,
+        "x-forwarded-by",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "forwarded",  # RFC 7239: a client could claim any "for=" it likes
+        "host",
+        "content-length",
+        "expect",
+    }
+)
+# Stamped by the front server on every response it sends; an upstream copy would repeat them.
+_FRONT_SERVER_OWNED = frozenset({"date", "server", CORRELATION_HEADER})
+
+
+def client_headers(environ: Mapping[str, Any]) -> Headers:
+    """The request headers as the client sent them, from a WSGI environ (names lowercased)."""
+    out: Headers = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            out.append((key[5:].lower().replace("_", "-"), str(value)))
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            out.append((key.lower().replace("_", "-"), str(value)))
+    return out
+
+
+def end_to_end(headers: Iterable[tuple[str, str]]) -> Headers:
+    """``headers`` minus hop-by-hop ones: the fixed list and every name ``Connection`` lists."""
+    items = [(name.lower(), value) for name, value in headers]
+    named = {
+        token.strip().lower()
+        for name, value in items
+        if name == "connection"
+        for token in value.split(",")
+        if token.strip()
+    }
+    return [(n, v) for n, v in items if n not in HOP_BY_HOP and n not in named]
+
+
+def forwarded_for(client_value: str | None, peer: str) -> str:
+    """``X-Forwarded-For`` for the next hop: the client's well-formed IPs, then the real peer.
+
+    Only the last entry was seen by the gateway itself; the rest is the client's claim,
+    kept for the record and stripped of anything that is not an IP address.
+    """
+    claimed = []
+    for entry in (client_value or "").split(","):
+        try:
+            claimed.append(str(ipaddress.ip_address(entry.strip())))
+        except ValueError:
+            continue
+    return ", ".join([*claimed, peer])
+
+
+def upstream_headers(
+    client: Iterable[tuple[str, str]],
+    *,
+    correlation_id: str,
+    peer: str,
+    scheme: str,
+    host: str | None,
+    content_length: int | None,
+) -> Headers:
+    """The headers the upstream receives: end-to-end client headers, then the gateway's."""
+    kept = end_to_end(client)
+    client_xff = ",".join(v for n, v in kept if n == "x-forwarded-for") or None
+    out = [(n, v) for n, v in kept if n not in _GATEWAY_OWNED]
+    out.append((CORRELATION_HEADER, correlation_id))
+    out.append(("x-forwarded-by", "gateway"))
+    out.append(("x-forwarded-for", forwarded_for(client_xff, peer)))
+    out.append(("x-forwarded-proto", scheme))
+    if host:
+        out.append(("x-forwarded-host", host))
+    if content_length is not None:
+        out.append(("content-length", str(content_length)))
+    return out
+
+
+def response_headers(upstream: Iterable[tuple[str, str]], *, correlation_id: str) -> Headers:
+    """The headers the client receives: end-to-end upstream headers plus the correlation id.
+
+    ``Content-Length`` is kept only as one plain number: the gateway relays the body's raw
+    bytes, so that number stays true; otherwise the front server frames the body itself.
+    """
+    kept = end_to_end(upstream)
+    out = [(n, v) for n, v in kept if n not in _FRONT_SERVER_OWNED and n != "content-length"]
+    lengths = {v.strip() for n, v in kept if n == "content-length"}
+    if len(lengths) == 1 and (length := lengths.pop()).isascii() and length.isdigit():
+        out.append(("content-length", length))
+    out.append((CORRELATION_HEADER, correlation_id))
+    return out
