@@ -1,0 +1,43 @@
+-- move_to_finished: record one run's outcome, then (optionally) hand out the next job, so a
+-- busy worker needs one round trip per job.
+-- ARGV: id, token, 'completed'|'failed', result JSON | failure reason, stack,
+--       max attempts, retry delay ms, unrecoverable 0|1, keep completed, keep failed,
+--       fetch next 0|1, next token, lock duration ms
+-- Returns {'lost'} when the token does not hold the job (it stalled and may have been
+-- taken), else {outcome ('completed'|'retried'|'failed'), attempts made, next...}.
+local id, token, outcome = ARGV[1], ARGV[2], ARGV[3]
+if redis.call('HGET', K.tokens, id) ~= token then return {'lost'} end
+redis.call('LREM', K.active, -1, id)
+redis.call('ZREM', K.locks, id)
+redis.call('HDEL', K.tokens, id)
+local now = now_ms()
+local made = redis.call('HINCRBY', K.attempts, id, 1)
+if outcome == 'completed' then
+  redis.call('HSET', K.results, id, ARGV[4])
+  redis.call('HSET', K.finished, id, now)
+  redis.call('HSET', K.states, id, 'completed')
+  finish_into(K.completed, id, now, ARGV[9])
+else
+  redis.call('HSET', K.errors, id, ARGV[4])
+  redis.call('HSET', K.stacks, id, ARGV[5])
+  local delay = tonumber(ARGV[7])
+  if ARGV[8] == '0' and made < tonumber(ARGV[6]) then
+    outcome = 'retried'
+    if delay > 0 then
+      redis.call('ZADD', K.delayed, now + delay, id)
+      redis.call('HSET', K.states, id, 'delayed')
+    else
+      redis.call('LPUSH', waiting_list(), id)
+      redis.call('HSET', K.states, id, 'waiting')
+    end
+  else
+    redis.call('HSET', K.finished, id, now)
+    redis.call('HSET', K.states, id, 'failed')
+    finish_into(K.failed, id, now, ARGV[10])
+  end
+end
+local reply = {outcome, made}
+if ARGV[11] == '1' then
+  for _, v in ipairs(take_next(ARGV[12], now, tonumber(ARGV[13]))) do table.insert(reply, v) end
+end
+return reply

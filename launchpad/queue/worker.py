@@ -1,0 +1,442 @@
+"""The consumer's side: take jobs, run the processor, record what happened.
+
+A worker runs ``concurrency`` jobs at once, each in its own thread. One more thread
+fetches jobs while a slot is free (blocking on Redis when the queue is empty), and one
+keeps house: it renews the locks of the jobs in hand and puts back jobs whose worker
+died (stalled). A busy slot needs one round trip per job: the script that records a
+result also hands out the next job.
+
+Delivery is at least once: a worker can die after the side effect and before the
+result is recorded, and then the job runs again. Make processors idempotent.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import queue as threadq
+import signal
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
+
+from launchpad.correlation import correlation_scope
+from launchpad.logging import get_logger
+from launchpad.queue.backoff import parse_backoff
+from launchpad.queue.blocking import BlockingMove
+from launchpad.queue.errors import UnrecoverableError
+from launchpad.queue.job import Job, JobState
+from launchpad.queue.queue import Queue
+
+__all__ = ["Processor", "Worker"]
+
+log = get_logger("worker")
+
+Processor = Callable[[Job], Any]
+MAX_STACK_CHARS = 8000
+
+
+def _keep(option: bool | int | None) -> str:
+    """Retention option as the scripts take it: 'all', or how many finished jobs to keep."""
+    if option is None or option is False:
+        return "all"
+    if option is True:
+        return "0"
+    if isinstance(option, int) and option >= 0:
+        return str(option)
+    raise ValueError(
+        f"remove_on_complete/remove_on_fail must be None, a bool or an int >= 0, not {option!r}"
+    )
+
+
+def _result_json(value: Any) -> str:
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    return json.dumps(value, allow_nan=False, separators=(",", ":"))
+
+
+class Worker:
+    """Runs ``processor(job)`` for the jobs of ``queue``.
+
+    Args:
+        queue: the queue to work on (its connection is used).
+        processor: called with each :class:`Job`; its return value (JSON-serialisable) is
+            stored; an exception fails the attempt, ``UnrecoverableError`` fails the job.
+        concurrency: jobs run at once, each in its own thread.
+        lock_duration: ms a job stays locked without renewal; renewed every half of it.
+        stalled_interval: ms between stall checks (one check per interval for all workers).
+        max_stalled_count: times a job may stall and be put back before it fails.
+        remove_on_complete / remove_on_fail: ``True`` deletes a finished job at once (its id
+            becomes free), an int keeps the newest N, ``None`` keeps all.
+        on_completed / on_failed: called as ``(job, result)`` / ``(job, error)`` after the
+            outcome is stored (on_failed also for an attempt that will be retried).
+        drain_delay: ms an idle worker blocks on Redis before it looks at delayed jobs again.
+    """
+
+    def __init__(
+        self,
+        queue: Queue,
+        processor: Processor,
+        *,
+        concurrency: int = 5,
+        lock_duration: int = 30_000,
+        stalled_interval: int = 30_000,
+        max_stalled_count: int = 1,
+        remove_on_complete: bool | int | None = None,
+        remove_on_fail: bool | int | None = None,
+        on_completed: Callable[[Job, Any], None] | None = None,
+        on_failed: Callable[[Job, BaseException], None] | None = None,
+        drain_delay: int = 1000,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        if lock_duration < 10 or stalled_interval < 10:
+            raise ValueError("lock_duration and stalled_interval must be >= 10 ms")
+        self.queue = queue
+        self.processor = processor
+        self.concurrency = concurrency
+        self.lock_duration = lock_duration
+        self.stalled_interval = stalled_interval
+        self.max_stalled_count = max_stalled_count
+        self.keep_completed = _keep(remove_on_complete)
+        self.keep_failed = _keep(remove_on_fail)
+        self.on_completed = on_completed
+        self.on_failed = on_failed
+        self.drain_delay = drain_delay
+        self.id = uuid.uuid4().hex[:12]
+        self.processed = 0  # runs whose outcome was stored (for live views)
+        self._tokens = itertools.count(1)
+        self._scripts = queue.scripts
+        self._in_hand: dict[str, Job] = {}
+        self._in_hand_lock = threading.Lock()
+        self._free = threading.Semaphore(concurrency)
+        self._handoff: threadq.SimpleQueue[Job | None] = threadq.SimpleQueue()
+        self._stopping = threading.Event()
+        self._housekeeping_done = threading.Event()
+        self._finished = threading.Event()
+        self._killed = False
+        self._started = False
+        self._mover = BlockingMove(
+            queue.connection, queue.key_names.key("wait"), queue.key_names.key("active")
+        )
+
+    # --- life cycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start working in background threads and return at once."""
+        if self._started:
+            raise RuntimeError("this worker was already started")
+        self._started = True
+        log.info(
+            "worker started",
+            extra={"queue": self.queue.name, "worker": self.id, "concurrency": self.concurrency},
+        )
+        slots = [
+            threading.Thread(target=self._slot, name=f"worker-{self.id}-slot{i}", daemon=True)
+            for i in range(self.concurrency)
+        ]
+        for thread in slots:
+            thread.start()
+        threading.Thread(
+            target=self._housekeeping, name=f"worker-{self.id}-house", daemon=True
+        ).start()
+        threading.Thread(
+            target=self._fetcher, args=(slots,), name=f"worker-{self.id}-fetch", daemon=True
+        ).start()
+
+    def run(self) -> None:
+        """Work until ``close()`` (from another thread), SIGINT or SIGTERM; then return.
+
+        Signals are handled only when called from the main thread. The first signal stops
+        fetching and lets the jobs in hand finish; a second one acts as usual (e.g. Ctrl-C
+        raises KeyboardInterrupt).
+        """
+        previous: dict[signal.Signals, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, self._on_signal)
+        try:
+            self.start()
+            while not self._finished.wait(0.25):
+                pass
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        log.info("signal received: finishing jobs in hand", extra={"signal": signum})
+        signal.signal(
+            signum, signal.SIG_DFL if signum == signal.SIGTERM else signal.default_int_handler
+        )
+        self._request_stop()
+
+    def _request_stop(self) -> None:
+        self._stopping.set()
+        self._free.release()  # wake the fetcher if every slot is busy
+        self._mover.interrupt()
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop fetching, let the jobs in hand finish, and return True when all did.
+
+        Returns False if ``timeout`` (seconds) passed first; those jobs keep their locks
+        while they run, and are put back as stalled if this process ends before them.
+        """
+        self._request_stop()
+        if not self._started:
+            return True
+        return self._finished.wait(timeout)
+
+    def kill(self) -> None:
+        """Act as if this process died now (for demos and tests within one process).
+
+        Locks are no longer renewed and results of the jobs in hand are thrown away, so
+        those jobs stall and another worker puts them back. Returns at once.
+        """
+        self._killed = True
+        self._request_stop()
+
+    @property
+    def running(self) -> bool:
+        return self._started and not self._finished.is_set()
+
+    def jobs_in_hand(self) -> list[Job]:
+        with self._in_hand_lock:
+            return list(self._in_hand.values())
+
+    # --- threads ---------------------------------------------------------------------------
+
+    def _fetcher(self, slots: list[threading.Thread]) -> None:
+        """Fetch a job whenever a slot is free; at stop, wind everything down in order."""
+        failures = 0
+        while not self._stopping.is_set():
+            self._free.acquire()
+            if self._stopping.is_set():
+                break
+            try:
+                job = self._fetch()
+                failures = 0
+            except Exception as exc:  # Redis down: say so, wait, try again
+                job = None
+                failures += 1
+                log.error(
+                    "could not fetch a job", extra={"queue": self.queue.name, "error": str(exc)}
+                )
+                self._stopping.wait(min(0.1 * 2**failures, 5.0))
+            if job is None:
+                self._free.release()
+            else:
+                self._handoff.put(job)
+        for _ in slots:
+            self._handoff.put(None)
+        for thread in slots:
+            thread.join()
+        self._housekeeping_done.set()
+        self._mover.close()
+        log.info("worker stopped", extra={"queue": self.queue.name, "worker": self.id})
+        self._finished.set()
+
+    def _slot(self) -> None:
+        """Run jobs handed over by the fetcher; keep going while finishing yields a next job."""
+        while True:
+            job = self._handoff.get()
+            if job is None:
+                return
+            next_job: Job | None = job
+            while next_job is not None:
+                next_job = self._work(next_job)
+            self._free.release()
+
+    def _housekeeping(self) -> None:
+        """Renew locks every lock_duration/2 and check for stalled jobs every stalled_interval."""
+        renew_every = self.lock_duration / 2000
+        next_renew = time.monotonic() + renew_every
+        next_check = time.monotonic()
+        while not self._housekeeping_done.is_set() and not self._killed:
+            now = time.monotonic()
+            try:
+                if now >= next_renew:
+                    next_renew = now + renew_every
+                    self._renew_locks()
+                if now >= next_check:
+                    next_check = now + self.stalled_interval / 1000
+                    self.check_stalled()
+            except Exception as exc:
+                log.error(
+                    "housekeeping failed", extra={"queue": self.queue.name, "error": str(exc)}
+                )
+            self._housekeeping_done.wait(max(min(next_renew, next_check) - time.monotonic(), 0.001))
+
+    # --- talking to Redis ------------------------------------------------------------------
+
+    def _token(self) -> str:
+        return f"{self.id}:{next(self._tokens)}"
+
+    def _take(self, reply: list[Any], token: str) -> tuple[Job | None, int]:
+        """A job from a take reply (``['job', id, ...]``), or None and ms to the next due job."""
+        if reply[0] != "job":
+            return None, int(reply[1])
+        _, job_id, record, attempts, added, processed = reply[:6]
+        job = Job.from_record(
+            job_id,
+            record,
+            state=JobState.ACTIVE,
+            attempts_made=int(attempts),
+            added_at=int(added),
+            processed_at=int(processed),
+            token=token,
+        )
+        with self._in_hand_lock:
+            self._in_hand[job.id] = job
+        return job, 0
+
+    def _fetch(self) -> Job | None:
+        token = self._token()
+        job, due_in = self._take(
+            self._scripts.run("move_to_active", token, self.lock_duration, ""), token
+        )
+        if job is not None or self._stopping.is_set():
+            return job
+        wait_ms = self.drain_delay if due_in < 0 else min(self.drain_delay, max(due_in, 1))
+        moved = self._mover.move(wait_ms / 1000)
+        job, _ = self._take(
+            self._scripts.run("move_to_active", token, self.lock_duration, moved or ""), token
+        )
+        return job
+
+    def _renew_locks(self) -> None:
+        held = self.jobs_in_hand()
+        if not held:
+            return
+        args: list[Any] = [self.lock_duration]
+        for job in held:
+            args += [job.id, job.token]
+        for job_id in self._scripts.run("extend_locks", *args):
+            log.warning(
+                "lock lost: the job stalled and was put back",
+                extra={"queue": self.queue.name, "job_id": job_id},
+            )
+
+    def check_stalled(self, force: bool = False) -> tuple[list[str], list[str]]:
+        """Put back jobs whose worker died; returns (ids put back, ids failed).
+
+        Runs at most once per ``stalled_interval`` across all workers, unless ``force``.
+        """
+        back, failed = self._scripts.run(
+            "move_stalled_to_wait", self.max_stalled_count, self.stalled_interval, int(force)
+        )
+        for job_id in back:
+            log.warning(
+                "job stalled: put back in wait", extra={"queue": self.queue.name, "job_id": job_id}
+            )
+        for job_id in failed:
+            log.error(
+                "job stalled more than allowable limit: failed",
+                extra={"queue": self.queue.name, "job_id": job_id},
+            )
+        return list(back), list(failed)
+
+    # --- one job ---------------------------------------------------------------------------
+
+    def _work(self, job: Job) -> Job | None:
+        """Run one job and store its outcome; returns the next job if the script handed one."""
+        error: BaseException | None = None
+        result: Any = None
+        with correlation_scope(job.correlation_id):
+            log.info(
+                "job started",
+                extra={
+                    "queue": self.queue.name,
+                    "job_id": job.id,
+                    "job_name": job.name,
+                    "attempt": job.attempts_made + 1,
+                },
+            )
+            started = time.perf_counter()
+            try:
+                result = self.processor(job)
+                payload = _result_json(result)
+            except Exception as exc:
+                error = exc
+            if self._killed:
+                return None  # "dead": never acknowledge
+            if error is None:
+                reply = self._finish(job, "completed", payload, "", False)
+            else:
+                stack = "".join(traceback.format_exception(error))[-MAX_STACK_CHARS:]
+                reason = str(error) or type(error).__name__
+                reply = self._finish(
+                    job, "failed", reason, stack, isinstance(error, UnrecoverableError)
+                )
+            return self._after_finish(job, reply, result, error, time.perf_counter() - started)
+
+    def _finish(self, job: Job, outcome: str, value: str, stack: str, unrecoverable: bool) -> Any:
+        backoff = parse_backoff(job.opts.get("backoff"))
+        delay = backoff.delay_for(job.attempts_made + 1) if backoff and outcome == "failed" else 0
+        fetch_next = not self._stopping.is_set()
+        next_token = self._token()
+        try:
+            reply = self._scripts.run(
+                "move_to_finished",
+                job.id,
+                job.token,
+                outcome,
+                value,
+                stack,
+                job.attempts,
+                delay,
+                int(unrecoverable),
+                self.keep_completed,
+                self.keep_failed,
+                int(fetch_next),
+                next_token,
+                self.lock_duration,
+            )
+        finally:
+            with self._in_hand_lock:
+                self._in_hand.pop(job.id, None)
+        return [*reply, next_token]
+
+    def _after_finish(
+        self, job: Job, reply: list[Any], result: Any, error: BaseException | None, seconds: float
+    ) -> Job | None:
+        fields = {
+            "queue": self.queue.name,
+            "job_id": job.id,
+            "job_name": job.name,
+            "duration_ms": round(seconds * 1000, 1),
+        }
+        if reply[0] == "lost":
+            log.warning("lock lost: result discarded (the job was put back)", extra=fields)
+            return None
+        self.processed += 1
+        outcome, job.attempts_made = reply[0], int(reply[1])
+        if outcome == "completed":
+            job.state, job.return_value = JobState.COMPLETED, result
+            log.info("job completed", extra=fields)
+            self._callback(self.on_completed, job, result)
+        else:
+            assert error is not None
+            job.failed_reason = str(error) or type(error).__name__
+            job.state = JobState.FAILED if outcome == "failed" else None
+            log.warning(
+                "job failed" if outcome == "failed" else "attempt failed: will retry",
+                extra={**fields, "reason": job.failed_reason, "attempts_made": job.attempts_made},
+            )
+            self._callback(self.on_failed, job, error)
+        if len(reply) > 3:
+            next_job, _ = self._take(reply[2:-1], reply[-1])
+            return next_job
+        return None
+
+    def _callback(self, callback: Callable[[Job, Any], None] | None, job: Job, value: Any) -> None:
+        if callback is None:
+            return
+        try:
+            callback(job, value)
+        except Exception as exc:
+            log.error("worker callback raised", extra={"job_id": job.id, "error": repr(exc)})
