@@ -234,8 +234,13 @@ def create_auth_app(service: AuthService, *, redis: Any = None) -> WebApp:
     """The auth service's HTTP API (a WSGI app); ``redis`` is what ``/health`` pings."""
     app = WebApp("auth", redis=redis, description="Users, passwords and sessions.")
 
-    @app.post("/auth/register", body=RegisterBody, response=UserBody, status=201,
-              errors={409: "the email is already registered"})  # fmt: skip
+    @app.post(
+        "/auth/register",
+        body=RegisterBody,
+        response=UserBody,
+        status=201,
+        errors={409: "the email is already registered"},
+    )
     def register(request: Request, body: RegisterBody) -> UserBody:
         """Create an account (and queue its welcome email)."""
         try:
@@ -244,8 +249,7 @@ def create_auth_app(service: AuthService, *, redis: Any = None) -> WebApp:
             raise ApiError(409, "this email is already registered") from None
         return UserBody(user_id=user.id, email=user.email, name=user.name)
 
-    @app.post("/auth/login", body=LoginBody, response=TokenBody,
-              errors={401: INVALID_LOGIN})  # fmt: skip
+    @app.post("/auth/login", body=LoginBody, response=TokenBody, errors={401: INVALID_LOGIN})
     def login(request: Request, body: LoginBody) -> TokenBody:
         """Trade an email and password for a session token."""
         token = service.login(body.email, body.password)
@@ -253,8 +257,12 @@ def create_auth_app(service: AuthService, *, redis: Any = None) -> WebApp:
             raise ApiError(401, INVALID_LOGIN)
         return TokenBody(token=token, expires_in=int(service.session_ttl))
 
-    @app.get("/auth/verify", response=VerifiedBody, bearer=True,
-             errors={401: "missing, unknown or expired token"})  # fmt: skip
+    @app.get(
+        "/auth/verify",
+        response=VerifiedBody,
+        bearer=True,
+        errors={401: "missing, unknown or expired token"},
+    )
     def verify(request: Request) -> VerifiedBody:
         """Who does this Bearer token belong to? (Other services ask this.)"""
         token = bearer_token(request)

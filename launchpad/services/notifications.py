@@ -32,9 +32,12 @@ from launchpad.http.web import ApiError, CamelModel, Request, WebApp, bearer_tok
 from launchpad.logging import get_logger
 from launchpad.queue.job import Job
 
-__all__ = ["NotificationQueue", "NotificationService", "create_notifications_app"]
+__all__ = ["QUEUE_NAME", "NotificationQueue", "NotificationService", "create_notifications_app"]
 
 log = get_logger("notifications")
+
+QUEUE_NAME = "notifications"
+"""The queue the notification jobs go through (auth adds welcome emails to it too)."""
 
 
 class NotificationQueue(Protocol):
@@ -133,10 +136,18 @@ def create_notifications_app(service: NotificationService, *, redis: Any = None)
     """The notification service's HTTP API (a WSGI app); ``redis`` is what ``/health`` pings."""
     app = WebApp("notifications", redis=redis, description="Queue notifications for delivery.")
 
-    @app.post("/notifications", body=NotificationBody, response=AcceptedBody, status=202,
-              bearer=True, errors={400: "bad body or Idempotency-Key",
-                                   401: "missing or invalid token",
-                                   503: "auth or the queue is unavailable"})  # fmt: skip
+    @app.post(
+        "/notifications",
+        body=NotificationBody,
+        response=AcceptedBody,
+        status=202,
+        bearer=True,
+        errors={
+            400: "bad body or Idempotency-Key",
+            401: "missing or invalid token",
+            503: "auth or the queue is unavailable",
+        },
+    )
     def submit(request: Request, body: NotificationBody) -> AcceptedBody:
         """Queue a notification for delivery (202: accepted, not yet sent)."""
         key = request.headers.get("Idempotency-Key")
@@ -146,8 +157,9 @@ def create_notifications_app(service: NotificationService, *, redis: Any = None)
         job = service.submit(user, body, key)
         return AcceptedBody(job_id=job.id, duplicate=job.duplicate)
 
-    @app.get("/notifications/<job_id>", response=StatusBody,
-             errors={503: "the queue is unavailable"})  # fmt: skip
+    @app.get(
+        "/notifications/<job_id>", response=StatusBody, errors={503: "the queue is unavailable"}
+    )
     def status(request: Request, job_id: str) -> StatusBody:
         """Where is this notification? (the job's state as the queue names it)"""
         job = service.status(job_id)

@@ -50,7 +50,11 @@ from launchpad.services.notification_worker import (
     NOTIFICATION_JOB_OPTIONS,
     create_notification_worker,
 )
-from launchpad.services.notifications import NotificationService, create_notifications_app
+from launchpad.services.notifications import (
+    QUEUE_NAME,
+    NotificationService,
+    create_notifications_app,
+)
 from launchpad.services.outbox import Outbox
 
 __all__ = ["Ports", "System"]
@@ -99,7 +103,7 @@ class System:
         mode: Mode = "in-process",
         ports: Ports | None = None,
         redis_url: str | None = None,
-        queue_name: str = "notifications",
+        queue_name: str = QUEUE_NAME,
         worker: bool = True,
         concurrency: int = 5,
         delivery_delay: float = 0.5,
@@ -133,12 +137,17 @@ class System:
             "backoff": {"type": "exponential", "delay": backoff_ms},
         }
         self.redis = create_redis_connection("system", redis_url)
-        auth_queue = Queue(queue_name, create_redis_connection("auth", redis_url),
-                           default_job_options=options)  # fmt: skip
-        self.queue = Queue(queue_name, create_redis_connection("notifications", redis_url),
-                           default_job_options=options)  # fmt: skip
-        self._worker_queue = Queue(queue_name, create_redis_connection("worker", redis_url),
-                                   default_job_options=options)  # fmt: skip
+        auth_queue = Queue(
+            queue_name, create_redis_connection("auth", redis_url), default_job_options=options
+        )
+        self.queue = Queue(
+            queue_name,
+            create_redis_connection("notifications", redis_url),
+            default_job_options=options,
+        )
+        self._worker_queue = Queue(
+            queue_name, create_redis_connection("worker", redis_url), default_job_options=options
+        )
 
         # auth: state + app
         self.auth_service = AuthService(auth_queue, session_ttl=session_ttl, cost=scrypt)
@@ -200,11 +209,17 @@ class System:
 
     def service_client(self, service: Literal["auth", "notifications", "gateway"]) -> httpx.Client:
         """An ``httpx.Client`` straight to one service, bypassing the gateway."""
-        apps: dict[str, Any] = {"auth": self.auth_app, "notifications": self.notifications_app,
-                                "gateway": self.gateway}  # fmt: skip
+        apps: dict[str, Any] = {
+            "auth": self.auth_app,
+            "notifications": self.notifications_app,
+            "gateway": self.gateway,
+        }
         app = apps[service]
-        url = {"auth": self.auth_url, "notifications": self.notifications_url,
-               "gateway": self.gateway_url}[service]  # fmt: skip
+        url = {
+            "auth": self.auth_url,
+            "notifications": self.notifications_url,
+            "gateway": self.gateway_url,
+        }[service]
         transport = httpx.WSGITransport(app=app) if self.mode == "in-process" else None
         client = httpx.Client(base_url=url, transport=transport, timeout=10.0)
         self._clients.append(client)
