@@ -39,6 +39,7 @@ __all__ = ["Queue"]
 log = get_logger("queue")
 
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
+BULK_CHUNK = 1000  # jobs per script call: big enough to amortise, small enough not to stall Redis
 _STATES = ("waiting", "active", "delayed", "completed", "failed")
 
 
@@ -177,18 +178,20 @@ class Queue:
             delay: ms to wait before the first run.
         """
         args = self._prepare(name, data, job_id, attempts, backoff, delay)
-        job = self._job_from_add(self.scripts.run("add_job", *args))
+        job = self._job_from_add(self.scripts.run("add_job", *args)[0])
         self._after_add([job])
         return job
 
     # --8<-- [end:add]
 
     def add_bulk(self, jobs: Iterable[Mapping[str, Any]]) -> list[Job]:
-        """Add many jobs in one pipelined round trip; each is checked first, like ``add``.
+        """Add many jobs with one script call per 1,000; each is checked first, like ``add``.
 
         Each item is a dict with ``name`` and ``data``, and optionally ``job_id``,
-        ``attempts``, ``backoff``, ``delay``. Each add is atomic on its own (the same
-        script as ``add``); if one item is invalid, none is sent.
+        ``attempts``, ``backoff``, ``delay``. It is the same script as ``add`` with many
+        jobs in its ARGV, so it works on a Redis Cluster too (where pipelined scripts are
+        refused). If one item is invalid, none is sent. Ids repeated within one call follow
+        the usual rule: the first one wins.
         """
         prepared = []
         for item in jobs:
@@ -205,12 +208,10 @@ class Queue:
                     item.get("delay"),
                 )
             )
-        if not prepared:
-            return []
-        pipe = self.connection.pipeline(transaction=False)
-        for args in prepared:
-            self.scripts.run("add_job", *args, client=pipe)
-        added = [self._job_from_add(reply) for reply in pipe.execute()]
+        added: list[Job] = []
+        for start in range(0, len(prepared), BULK_CHUNK):
+            args = [arg for job_args in prepared[start : start + BULK_CHUNK] for arg in job_args]
+            added += [self._job_from_add(reply) for reply in self.scripts.run("add_job", *args)]
         self._after_add(added)
         return added
 

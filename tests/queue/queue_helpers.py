@@ -1,0 +1,79 @@
+"""Small helpers for queue tests: wait for a condition, and drive scripts by hand."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from launchpad.queue import Job, JobState, Queue
+
+
+def wait_until(check: Callable[[], Any], seconds: float = 10.0, what: str = "condition") -> Any:
+    """Poll ``check`` until it is truthy; fail with ``what`` after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+
+
+def take(q: Queue, token: str, lock_ms: int = 30_000) -> Job | None:
+    """What a worker does to fetch: lock the next waiting job for ``token``."""
+    reply = q.scripts.run("move_to_active", token, lock_ms, "")
+    if reply[0] != "job":
+        return None
+    _, job_id, record, attempts, added, processed = reply
+    return Job.from_record(
+        job_id, record, state=JobState.ACTIVE, attempts_made=int(attempts), token=token
+    )
+
+
+def finish(
+    q: Queue,
+    job_id: str,
+    token: str,
+    ok: bool = True,
+    retry_delay: int = 0,
+    attempts: int = 1,
+    keep: str = "all",
+) -> list[Any]:
+    """What a worker does after a run: record it (no next job). Returns the script reply."""
+    reply: list[Any] = q.scripts.run(
+        "move_to_finished",
+        job_id,
+        token,
+        "completed" if ok else "failed",
+        '"ok"' if ok else "boom",
+        "",
+        attempts,
+        retry_delay,
+        0,
+        keep,
+        keep,
+        0,
+        "",
+        1000,
+    )
+    return reply
+
+
+def stall_check(q: Queue, max_stalled: int = 1) -> tuple[list[str], list[str]]:
+    back, failed = q.scripts.run("move_stalled_to_wait", max_stalled, 1000, 1)
+    return list(back), list(failed)
+
+
+def where(q: Queue, job_id: str) -> list[str]:
+    """Every state structure that lists ``job_id`` (a healthy job is in exactly one)."""
+    conn, k = q.connection, q.key_names
+    found = [
+        name for name in ("wait", "paused", "active") if conn.lpos(k.key(name), job_id) is not None
+    ]
+    found += [
+        name
+        for name in ("delayed", "completed", "failed")
+        if conn.zscore(k.key(name), job_id) is not None
+    ]
+    return found
