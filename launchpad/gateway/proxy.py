@@ -53,6 +53,7 @@ CHUNK = 64 * 1024
 """Bytes read from the client per step while streaming a request body."""
 
 Environ = dict[str, Any]
+_ENVIRON_KEY = "launchpad.correlation_id"
 StartResponse = Callable[..., Any]
 
 
@@ -93,15 +94,23 @@ def _request_body(environ: Environ) -> tuple[Iterator[bytes] | None, int | None]
     return (_read_exactly(stream, length) if length else None), length
 
 
+def _read(stream: Any, size: int) -> bytes:
+    try:
+        data: bytes = stream.read(size)
+    except OSError as exc:  # reset by the client, or a malformed chunked body
+        raise _ClientGone(f"reading the request body failed: {exc}") from None
+    return data
+
+
 def _read_to_end(stream: Any) -> Iterator[bytes]:
-    while data := stream.read(CHUNK):
+    while data := _read(stream, CHUNK):
         yield data
 
 
 def _read_exactly(stream: Any, length: int) -> Iterator[bytes]:
     remaining = length
     while remaining > 0:
-        data = stream.read(min(CHUNK, remaining))
+        data = _read(stream, min(CHUNK, remaining))
         if not data:
             raise _ClientGone(f"client sent {length - remaining} of {length} body bytes")
         remaining -= len(data)
@@ -210,6 +219,7 @@ class Gateway:
         started = time.perf_counter()
         raw_id = environ.get("HTTP_X_CORRELATION_ID")
         correlation_id = accept(raw_id)
+        environ[_ENVIRON_KEY] = correlation_id
         with correlation_scope(correlation_id):
             if raw_id is not None and raw_id != correlation_id:
                 # The raw value may hold CR/LF or worse: log why it was replaced, never it.
@@ -283,10 +293,8 @@ class Gateway:
         )
 
         def done(sent: int, error: str | None) -> None:
-            self._log_request(
-                method, path.path, route, upstream.status_code, started, sent, error=error,
-                correlation_id=correlation_id,
-            )  # fmt: skip
+            status = upstream.status_code
+            self._log_request(environ, path.path, route, status, started, sent, error=error)
 
         return _Relay(upstream, done)
 
@@ -312,13 +320,13 @@ class Gateway:
             "message": message,
             "correlation_id": correlation_id,
         }
-        method = environ.get("REQUEST_METHOD", "GET")
-        self._log_request(method, _loggable(path), route, status, started, 0, error=message)
-        return _json(start_response, status, body, correlation_id, head=method == "HEAD")
+        self._log_request(environ, _loggable(path), route, status, started, 0, error=message)
+        head = environ.get("REQUEST_METHOD") == "HEAD"
+        return _json(start_response, status, body, correlation_id, head=head)
 
     def _log_request(
         self,
-        method: str,
+        environ: Environ,
         path: str,
         route: Route | None,
         status: int,
@@ -326,8 +334,12 @@ class Gateway:
         sent: int,
         *,
         error: str | None = None,
-        correlation_id: str | None = None,
     ) -> None:
+        """One line per request: who asked what, where it went, what came back, how fast.
+
+        ``client`` is the socket peer, never a client-supplied X-Forwarded-For entry.
+        """
+        method = environ.get("REQUEST_METHOD", "GET")
         fields: dict[str, Any] = {
             "method": method,
             "path": path,
@@ -335,11 +347,12 @@ class Gateway:
             "status": status,
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 2),
             "bytes_out": sent,
+            "client": environ.get("REMOTE_ADDR"),
+            # The body may finish after the request's correlation scope closed.
+            "correlation_id": environ[_ENVIRON_KEY],
         }
         if error:
             fields["error"] = error
-        if correlation_id is not None:  # the relay finishes outside the request's scope
-            fields["correlation_id"] = correlation_id
         level = logging.WARNING if status >= 500 or (error and sent) else logging.INFO
         self.log.log(level, f"{method} {path} -> {status}", extra=fields)
 
@@ -348,7 +361,7 @@ class Gateway:
     ) -> list[bytes]:
         report = self.health()
         status = 200 if report["status"] == "ok" else 503
-        self._log_request(environ.get("REQUEST_METHOD", "GET"), "/health", None, status, started, 0)
+        self._log_request(environ, "/health", None, status, started, 0)
         head = environ.get("REQUEST_METHOD") == "HEAD"
         return _json(start_response, status, report, _current_id(), head=head)
 

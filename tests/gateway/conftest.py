@@ -1,0 +1,56 @@
+"""Fixtures for the gateway tests: a real upstream on a loopback port, a gateway in front."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+from gateway_upstream import Upstream
+
+from launchpad.gateway import Gateway, Route
+from launchpad.http.serve import RunningServer, serve
+from launchpad.logging import CollectingHandler
+
+
+@pytest.fixture
+def upstream() -> Iterator[Upstream]:
+    app = Upstream()
+    yield app
+    app.release.set()  # end any request still hanging
+
+
+@pytest.fixture
+def upstream_server(upstream: Upstream) -> Iterator[RunningServer]:
+    with serve(upstream, name="upstream") as server:
+        yield server
+        upstream.release.set()
+
+
+@pytest.fixture
+def gateway(upstream_server: RunningServer) -> Iterator[Gateway]:
+    gw = Gateway(
+        [Route("/auth", upstream_server.url), Route("/notifications", upstream_server.url)],
+        upstream_timeout=1.0,
+    )
+    yield gw
+    gw.close()
+
+
+@pytest.fixture
+def gateway_server(gateway: Gateway) -> Iterator[RunningServer]:
+    with serve(gateway, name="gateway") as server:
+        yield server
+
+
+@pytest.fixture
+def gateway_logs() -> Iterator[CollectingHandler]:
+    """Every record the gateway logs during the test, as dicts."""
+    logger = logging.getLogger("launchpad.gateway")
+    handler = CollectingHandler()
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(old_level)
