@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
 
 from launchpad.redis import is_embedded
 
@@ -37,35 +38,49 @@ class BlockingMove:
     """Moves one job id from ``src`` to ``dst``, waiting up to a timeout for one to arrive.
 
     ``interrupt()`` (from another thread) makes a waiting ``move()`` return ``None`` soon:
-    on a single server with ``CLIENT UNBLOCK``, on embedded Redis with the condition; on a
-    cluster the wait ends at its timeout.
+    on a server (or the cluster node that holds the queue) with ``CLIENT UNBLOCK``, on
+    embedded Redis with the condition.
     """
 
     def __init__(self, conn: Any, src: str, dst: str) -> None:
         self.conn, self.src, self.dst = conn, src, dst
         self.embedded = is_embedded(conn)
         self._interrupted = False
-        self._client: redis.Redis | None = None
+        self._client: redis.Redis | None = None  # a connection of its own, to unblock by id
+        self._node_client: redis.Redis | None = None  # who can reach it: pool or cluster node
         self._client_id: int | None = None
-        if not self.embedded and isinstance(conn, redis.Redis):
-            # A connection of its own, so that CLIENT UNBLOCK can name it.
-            self._client = redis.Redis(
-                connection_pool=conn.connection_pool, single_connection_client=True
+
+    def _blocking_client(self) -> redis.Redis:
+        """A single-connection client on the server that holds ``src`` (made once)."""
+        if self._client is None:
+            if isinstance(self.conn, RedisCluster):
+                node = self.conn.get_node_from_key(self.src)
+                self._node_client = node.redis_connection
+            else:
+                self._node_client = self.conn
+            assert self._node_client is not None
+            client = redis.Redis(
+                connection_pool=self._node_client.connection_pool, single_connection_client=True
             )
+            self._client_id = int(client.client_id())  # type: ignore[arg-type]
+            self._client = client
+        return self._client
 
     def move(self, timeout_s: float) -> str | None:
         """The id moved, or ``None`` when nothing arrived within ``timeout_s`` seconds."""
         self._interrupted = False
         if self.embedded:
             return self._move_embedded(timeout_s)
-        client: Any = self._client if self._client is not None else self.conn
-        if self._client is not None and self._client_id is None:
-            self._client_id = int(self._client.client_id())  # type: ignore[arg-type]
+        client = self._blocking_client()
         if self._interrupted:
             return None
-        moved = client.execute_command(
-            "BLMOVE", self.src, self.dst, "RIGHT", "LEFT", max(round(timeout_s, 3), 0.001)
-        )
+        try:
+            moved = client.execute_command(  # type: ignore[no-untyped-call]
+                "BLMOVE", self.src, self.dst, "RIGHT", "LEFT", max(round(timeout_s, 3), 0.001)
+            )
+        except redis.RedisError:
+            self.close()  # e.g. the slot moved to another cluster node: start afresh
+            raise
         return _text(moved)
 
     def _move_embedded(self, timeout_s: float) -> str | None:
@@ -86,13 +101,14 @@ class BlockingMove:
         self._interrupted = True
         if self.embedded:
             notify_embedded_arrival()
-        elif self._client_id is not None:
+        elif self._client_id is not None and self._node_client is not None:
             with contextlib.suppress(redis.RedisError):  # else it ends at its timeout
-                self.conn.client_unblock(self._client_id)
+                self._node_client.client_unblock(self._client_id)
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
+        self._client = self._node_client = self._client_id = None
 
 
 def _text(value: Any) -> str | None:

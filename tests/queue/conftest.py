@@ -7,6 +7,7 @@ starts once per session and stops at the end.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -152,10 +153,8 @@ def make_queue(unique_name: str) -> Iterator[Callable[..., Queue]]:
 
     yield make
     for q in made:
-        try:
+        with contextlib.suppress(redis_lib.RedisError):
             q.obliterate()
-        except redis_lib.RedisError:
-            pass
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ def take(q: Queue, token: str, lock_ms: int = 30_000) -> Job | None:
     reply = q.scripts.run("move_to_active", token, lock_ms, "")
     if reply[0] != "job":
         return None
-    _, job_id, record, attempts, added, processed = reply
+    _, job_id, record, attempts = reply[:4]
     return Job.from_record(
         job_id, record, state=JobState.ACTIVE, attempts_made=int(attempts), token=token
     )

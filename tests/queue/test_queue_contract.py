@@ -11,11 +11,11 @@ import time
 from typing import Any
 
 import pytest
+from queue_helpers import finish, stall_check, take, wait_until, where
 
 from launchpad.correlation import correlation_scope, current_correlation_id
 from launchpad.logging import CollectingHandler, get_logger
 from launchpad.queue import InvalidJobId, Job, JobState, UnrecoverableError
-from queue_helpers import finish, stall_check, take, wait_until, where
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -41,7 +41,7 @@ def test_add_returns_the_stored_job(backend_conn: Any, make_queue: Any) -> None:
 
 def test_automatic_ids_are_unique(backend_conn: Any, make_queue: Any) -> None:
     q = make_queue(backend_conn)
-    jobs = q.add_bulk([{"name": "n", "data": i} for i in range(50)]) + [q.add("n", 50)]
+    jobs = [*q.add_bulk([{"name": "n", "data": i} for i in range(50)]), q.add("n", 50)]
     assert len({j.id for j in jobs}) == 51
     assert [q.get_job(j.id).data for j in jobs[:3]] == [0, 1, 2]  # type: ignore[union-attr]
     assert q.counts()["waiting"] == 51
@@ -57,7 +57,7 @@ def test_bad_data_is_a_type_error_and_writes_nothing(backend_conn: Any, make_que
         q.add("n", {}, job_id="17")
     with pytest.raises(ValueError, match="attempts"):
         q.add("n", {}, attempts=0)
-    assert sum(backend_conn.exists(k) for k in q.keys()) == 0
+    assert sum(backend_conn.exists(name) for name in list(q.keys())) == 0
 
 
 @pytest.mark.parametrize("state", ["waiting", "delayed", "active", "completed", "failed"])
@@ -318,12 +318,13 @@ def test_drain_and_obliterate(backend_conn: Any, make_queue: Any) -> None:
     assert q.drain() == 4  # 3 waiting + 1 delayed; the active one stays
     assert q.counts() == {"waiting": 0, "active": 1, "delayed": 0, "completed": 0, "failed": 0}
     q.obliterate()
-    assert sum(backend_conn.exists(k) for k in q.keys()) == 0
+    assert sum(backend_conn.exists(name) for name in list(q.keys())) == 0
 
 
 def test_every_key_of_a_queue_is_in_one_cluster_slot(backend_conn: Any, make_queue: Any) -> None:
     from redis.crc import key_slot
 
     q = make_queue(backend_conn)
-    assert all(k.startswith(f"lptest:{{{q.name}}}:") for k in q.keys())
-    assert len({key_slot(k.encode()) for k in q.keys()}) == 1
+    names = q.keys()
+    assert all(name.startswith(f"lptest:{{{q.name}}}:") for name in names)
+    assert len({key_slot(name.encode()) for name in names}) == 1
