@@ -32,7 +32,16 @@ from rich.text import Text
 from launchpad.logging import CollectingHandler
 from launchpad.redis import create_redis_connection, describe
 
-__all__ = ["Demo", "Hang", "run_demo", "scratch_prefix"]
+__all__ = [
+    "Demo",
+    "Hang",
+    "Spy",
+    "delete_prefix",
+    "run_demo",
+    "scratch_prefix",
+    "ticker_app",
+    "wait_until",
+]
 
 ACTOR_STYLE = {
     "client": "bold white",
@@ -146,6 +155,16 @@ class Demo:
             root.propagate = old_propagate
 
 
+def wait_until(condition: Callable[[], bool], timeout: float, every: float = 0.02) -> bool:
+    """Poll ``condition`` until it is true or ``timeout`` seconds pass (never forever)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(every)
+    return condition()
+
+
 def scratch_prefix() -> str:
     """A key prefix no one else uses, so demos on a shared Redis never touch other keys."""
     return f"lesson06-{uuid.uuid4().hex[:8]}"
@@ -186,6 +205,45 @@ class Hang:
         return self.app(environ, start_response)
 
 
+class Spy:
+    """A WSGI middleware that remembers the headers each request arrived with.
+
+    Wrapped around a real service, it shows what the gateway really sent it.
+    """
+
+    WATCH = ("x-correlation-id", "x-forwarded-by", "x-forwarded-for", "x-forwarded-host")
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.seen: list[dict[str, str]] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        got = {"path": str(environ.get("PATH_INFO", ""))}
+        for name in self.WATCH:
+            value = environ.get("HTTP_" + name.upper().replace("-", "_"))
+            if value is not None:
+                got[name] = str(value)
+        self.seen.append(got)
+        return self.app(environ, start_response)
+
+
+def ticker_app(pieces: int, every: float) -> Any:
+    """A tiny upstream that sends ``pieces`` lines, one every ``every`` seconds (a stream)."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+
+        def body() -> Iterator[bytes]:
+            for i in range(1, pieces + 1):
+                yield f"piece {i} of {pieces}\n".encode()
+                if i < pieces:
+                    time.sleep(every)
+
+        return body()
+
+    return app
+
+
 def run_demo(doc: str | None, body: Callable[[Demo], None], argv: Sequence[str] | None) -> int:
     """Run one demo as a command: rich output, or ``--json`` observations only.
 
@@ -211,7 +269,13 @@ def run_demo(doc: str | None, body: Callable[[Demo], None], argv: Sequence[str] 
         )
     )
     conn.close()
-    body(demo)
+    quiet = logging.NullHandler()  # the library's log lines are shown by demos, not printed raw
+    root = logging.getLogger("launchpad")
+    root.addHandler(quiet)
+    try:
+        body(demo)
+    finally:
+        root.removeHandler(quiet)
     demo.observe(elapsed_s=round(demo.elapsed(), 3))
     if args.json:
         sys.stdout.write(json.dumps(demo.observations, default=str, sort_keys=True) + "\n")

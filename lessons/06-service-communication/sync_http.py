@@ -20,7 +20,7 @@ from launchpad.correlation import correlation_scope
 from launchpad.http.client import ServiceClient, ServiceError, verify_token
 from launchpad.http.serve import serve
 from launchpad.logging import get_logger
-from launchpad.services.auth import AuthService
+from launchpad.services.auth import AuthService, create_auth_app
 
 TIMEOUT = 1.0  # the kit's default is 3 s (HTTP_TIMEOUT); 1 s keeps the demo short
 
@@ -52,14 +52,16 @@ def timed_call(auth: ServiceClient, token: str) -> tuple[str, Any, float]:
 
 
 def body(demo: Demo) -> None:
-    service = AuthService.in_memory()
-    hang = Hang(service.app, max_seconds=TIMEOUT + 5)
+    service = AuthService()  # the real auth service, its state in memory
+    hang = Hang(create_auth_app(service), max_seconds=TIMEOUT + 5)
     server = serve(hang, name="auth")
     demo.say(f"auth is listening on [bold]{server.url}[/] (a real socket on loopback)")
     demo.shortened(f"the call timeout is {TIMEOUT:g} s here; the kit's default is 3 s")
 
     auth = ServiceClient("auth", server.url, timeout=TIMEOUT)
-    token = service.register_and_login("ada@example.com", "correct horse battery")
+    service.register("ada@example.com", "correct horse battery", "Ada")
+    token = service.login("ada@example.com", "correct horse battery")
+    assert token is not None
     rows: list[list[str]] = []
     try:
         with demo.collect_logs() as logs, correlation_scope() as cid:
