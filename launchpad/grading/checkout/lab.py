@@ -1,0 +1,446 @@
+"""The checkout lab: a small world the grader builds around one submission.
+
+Real services on loopback ports (port 0): the auth service, the kit's payment service,
+the student's checkout app and the gateway in front of them, with embedded Redis by
+default and queue names no other run uses. Around the student's code the lab keeps
+*recorders*, so checks can say exactly what was called, in what order, with which
+headers: every request to auth and payment, every job added to either queue.
+
+Between checks the lab resets the mocks and gives each queue a fresh Redis list; after a
+check it releases anything still hanging and waits briefly for the checkout's requests
+in flight, so one check's leftovers never land in the next one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import redis as redis_lib
+
+from launchpad import correlation
+from launchpad.gateway import Gateway, Route
+from launchpad.grading.checks import Check, CheckFailed
+from launchpad.grading.engine import GradingOptions, describe_exception
+from launchpad.grading.submission import Submission
+from launchpad.http.serve import RunningServer, serve
+from launchpad.queue import Job, Queue
+from launchpad.redis import EMBEDDED_URL, create_redis_connection
+from launchpad.services.auth import AuthService, ScryptCost, create_auth_app
+from launchpad.services.outbox import Outbox
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = ["CheckoutLab", "Reply", "STOCK"]
+
+STOCK = {"mug": 20, "lamp": 5, "poster": 3}
+USER_EMAIL = "grace@example.com"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened, in order: ``("auth", "GET /auth/verify")``."""
+
+    source: str
+    what: str
+    at: float = field(default_factory=time.monotonic)
+
+
+class Timeline:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.events: list[Event] = []
+
+    def add(self, source: str, what: str) -> None:
+        with self._lock:
+            self.events.append(Event(source, what))
+
+    def clear(self) -> None:
+        with self._lock:
+            self.events = []
+
+    def sources(self) -> list[str]:
+        with self._lock:
+            return [e.source for e in self.events]
+
+
+@dataclass(frozen=True)
+class Traced:
+    method: str
+    path: str
+    correlation_id: str | None
+
+
+class Tracer:
+    """WSGI middleware in front of a service: records each request; can hang on purpose."""
+
+    def __init__(self, app: WSGIApplication, name: str, timeline: Timeline) -> None:
+        self.app, self.name, self.timeline = app, name, timeline
+        self.calls: list[Traced] = []
+        self.hanging = False
+        self._released = threading.Event()
+
+    def hang(self) -> None:
+        self._released.clear()
+        self.hanging = True
+
+    def release(self) -> None:
+        self.hanging = False
+        self._released.set()
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        self.calls.append(Traced(environ["REQUEST_METHOD"], path,
+                                 environ.get("HTTP_X_CORRELATION_ID")))  # fmt: skip
+        self.timeline.add(self.name, f"{environ['REQUEST_METHOD']} {path}")
+        if self.hanging:
+            self._released.wait(30)
+            start_response("503 Service Unavailable", [("Content-Type", "application/json")])
+            return [b'{"error":"gave up (the grader let go)"}']
+        return self.app(environ, start_response)
+
+
+class InFlight:
+    """WSGI middleware that counts the requests the checkout is still working on."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+        self.active = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        with self._lock:
+            self.active += 1
+        try:
+            return list(self.app(environ, start_response))
+        finally:
+            with self._lock:
+                self.active -= 1
+
+
+@dataclass(frozen=True)
+class Added:
+    """One ``add`` the submission made: what it asked for and what the queue did."""
+
+    name: str
+    requested_id: str | None
+    job_id: str
+    duplicate: bool
+    correlation_id: str | None
+
+
+class RecordingQueue:
+    """Stands in for a :class:`Queue`: records each add, passes it on, or fails on purpose."""
+
+    _numbers = itertools.count(1)
+
+    def __init__(self, kind: str, connection: Any, prefix: str, timeline: Timeline) -> None:
+        self.kind, self.connection, self.prefix, self.timeline = kind, connection, prefix, timeline
+        self.adds: list[Added] = []
+        self.failing = False
+        self.inner = self._new_queue()
+
+    def _new_queue(self) -> Queue:
+        return Queue(f"{self.prefix}-{self.kind}-{next(self._numbers)}", connection=self.connection)
+
+    def fresh(self) -> None:
+        self.discard()
+        self.inner = self._new_queue()
+        self.adds = []
+        self.failing = False
+
+    def add(self, name: str, data: Any, *, job_id: str | None = None, **options: Any) -> Job:
+        self.timeline.add(f"queue:{self.kind}", f"add {name}")
+        if self.failing:
+            raise redis_lib.exceptions.ConnectionError(
+                "Redis is unavailable (the grader cut it off on purpose)"
+            )
+        job = self.inner.add(name, data, job_id=job_id, **options)
+        self.adds.append(Added(name, job_id, job.id, job.duplicate,
+                               correlation.current_correlation_id()))  # fmt: skip
+        return job
+
+    def add_bulk(self, jobs: Iterable[dict[str, Any]]) -> list[Job]:
+        return [self.add(j["name"], j["data"], job_id=j.get("job_id"),
+                         **{k: v for k, v in j.items() if k not in ("name", "data", "job_id")})
+                for j in jobs]  # fmt: skip
+
+    def discard(self) -> None:
+        """Delete the current queue's keys (a real Redis is shared: leave nothing behind)."""
+        try:
+            self.inner.obliterate()
+        except Exception:  # Redis gone: nothing we can clean
+            pass
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self.inner, attribute)
+
+    def jobs(self) -> list[Job]:
+        """The distinct jobs in the queue now (duplicates added once)."""
+        found = []
+        for job_id in dict.fromkeys(a.job_id for a in self.adds):
+            job = self.inner.get_job(job_id)
+            if job is not None:
+                found.append(job)
+        return found
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What came back from one request, and how long it took."""
+
+    status: int | None  # None: no answer before the deadline
+    body: Any
+    headers: dict[str, str]
+    seconds: float
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return self.body if isinstance(self.body, dict) else {}
+
+    def describe(self) -> str:
+        if self.status is None:
+            return f"no answer within {self.seconds:.1f} s"
+        text = json.dumps(self.body) if not isinstance(self.body, str) else self.body
+        text = text if len(text) <= 160 else text[:157] + "..."
+        return f"{self.status} {text}"
+
+
+class CheckoutLab:
+    """The world one submission is graded in; checks use its methods and recorders."""
+
+    def __init__(self, submission: Submission, options: GradingOptions, provided: ModuleType):
+        self.submission = submission
+        self.options = options
+        self.provided = provided
+        self.call_timeout = options.call_timeout
+        self.deadline = options.call_timeout * 2 + 1.5  # how long a check waits for an answer
+        self.run_id = uuid.uuid4().hex[:10]
+        self.timeline = Timeline()
+        self.redis = create_redis_connection("grader", options.redis_url or EMBEDDED_URL)
+        self.prefix = f"grade-{self.run_id}"
+        self.auth_service = AuthService(cost=ScryptCost(n=2**4, r=4, p=1))
+        self.auth = Tracer(create_auth_app(self.auth_service, redis=self.redis), "auth",
+                           self.timeline)  # fmt: skip
+        self.payment = provided.PaymentService(hang_limit=30.0)
+        self.payment_http = Tracer(provided.create_payment_app(self.payment), "payment",
+                                   self.timeline)  # fmt: skip
+        self.outbox = Outbox()
+        self.inventory = provided.InventoryStore(STOCK)
+        self.email_queue = RecordingQueue("email", self.redis, self.prefix, self.timeline)
+        self.inventory_queue = RecordingQueue("inventory", self.redis, self.prefix, self.timeline)
+        self.servers: dict[str, RunningServer] = {}
+        self.app_error: str | None = submission.load_error
+        self.checkout: InFlight | None = None
+        self.env: Any = None
+        self._client: httpx.Client | None = None
+        self._keys = itertools.count(1)
+        self.auth_service.register(USER_EMAIL, "correct horse battery", "Grace")
+        token = self.auth_service.login(USER_EMAIL, "correct horse battery")
+        assert token is not None
+        self.token = token
+        self.user_id = self.auth_service.verify(token).id  # type: ignore[union-attr]
+
+    # -- starting and stopping ------------------------------------------------------------
+
+    def start(self) -> CheckoutLab:
+        self.servers["auth"] = serve(self.auth, name="auth")
+        self.servers["payment"] = serve(self.payment_http, name="payment")
+        self.env = self.provided.CheckoutEnv(
+            auth_url=self.servers["auth"].url,
+            payment_url=self.servers["payment"].url,
+            timeout=self.call_timeout,
+            email_queue=self.email_queue,
+            inventory_queue=self.inventory_queue,
+            redis=self.redis,
+            prefix=self.prefix,
+            outbox=self.outbox,
+            inventory=self.inventory,
+        )
+        app = self._create_app()
+        if app is None:
+            return self
+        self.checkout = InFlight(app)
+        self.servers["checkout"] = serve(self.checkout, name="checkout")
+        gateway = Gateway([Route("/auth", self.servers["auth"].url),
+                           Route("/checkout", self.servers["checkout"].url)],
+                          upstream_timeout=30.0)  # fmt: skip
+        self.servers["gateway"] = serve(gateway, name="gateway")
+        self._client = httpx.Client(base_url=self.servers["gateway"].url, timeout=self.deadline)
+        return self
+
+    def _create_app(self) -> Any:
+        module = self.submission.module
+        if module is None:
+            return None
+        create = getattr(module, "create_app", None)
+        if not callable(create):
+            self.app_error = "checkout.py has no function create_app(env)"
+            return None
+        box: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                box["app"] = create(self.env)
+            except BaseException as exc:
+                box["error"] = exc
+
+        thread = threading.Thread(target=run, name="create-app", daemon=True)
+        thread.start()
+        thread.join(10)
+        if thread.is_alive():
+            self.app_error = "create_app(env) did not return within 10 s"
+        elif "error" in box:
+            roots = (self.submission.folder,)
+            self.app_error = "create_app(env) raised " + describe_exception(box["error"], roots)
+        elif not callable(box.get("app")):
+            self.app_error = f"create_app(env) returned {type(box.get('app')).__name__}, " \
+                             "not a WSGI app"  # fmt: skip
+        else:
+            return box["app"]
+        return None
+
+    def stop(self) -> None:
+        self.release()
+        if self._client is not None:
+            self._client.close()
+        for server in self.servers.values():
+            server.stop()
+        self.email_queue.discard()
+        self.inventory_queue.discard()
+        for key in self.redis.scan_iter(f"{self.prefix}:*", count=500):
+            self.redis.delete(key)  # the submission's own keys (orders, delivery logs)
+
+    # -- between checks -------------------------------------------------------------------
+
+    def before_check(self, check: Check) -> None:
+        self.payment.reset()
+        self.auth.release()
+        self.payment_http.release()
+        self.auth.calls.clear()
+        self.payment_http.calls.clear()
+        self.outbox.heal()
+        self.outbox.clear()
+        self.inventory.reset()
+        self.email_queue.fresh()
+        self.inventory_queue.fresh()
+        self.timeline.clear()
+
+    def release(self) -> None:
+        self.payment.release()
+        self.auth.release()
+        self.payment_http.release()
+        self.outbox.heal()
+
+    def after_check(self, check: Check) -> None:
+        self.release()
+        self.after_check_wait()
+
+    def after_check_wait(self, seconds: float = 2.0) -> None:
+        """Wait (a little) until the checkout has answered every request it received."""
+        until = time.monotonic() + seconds
+        while self.checkout is not None and self.checkout.active and time.monotonic() < until:
+            time.sleep(0.01)
+
+    # -- what checks use ------------------------------------------------------------------
+
+    def require_app(self) -> None:
+        """Fail the check with the reason when the submission's app is not running."""
+        if self._client is None:
+            raise CheckFailed(f"the checkout service is not running: {self.app_error}",
+                              expected="checkout.py with create_app(env) returning the app")
+
+    def new_key(self) -> str:
+        return f"key-{self.run_id}-{next(self._keys)}"
+
+    def order_body(self, quantity: int = 2, sku: str = "mug") -> dict[str, Any]:
+        return {"items": [{"sku": sku, "quantity": quantity}], "amountCents": 1200 * quantity}
+
+    def post_checkout(
+        self,
+        body: Any = None,
+        *,
+        key: str | None = None,
+        token: str | None = "",
+        headers: dict[str, str] | None = None,
+        content: bytes | None = None,
+    ) -> Reply:
+        """``POST /checkout`` through the gateway; ``token=""`` means the lab user's token."""
+        self.require_app()
+        assert self._client is not None
+        sent = dict(headers or {})
+        if token == "":
+            token = self.token
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        if key is not None:
+            sent["Idempotency-Key"] = key
+        started = time.monotonic()
+        try:
+            if content is not None:
+                sent.setdefault("Content-Type", "application/json")
+                response = self._client.post("/checkout", content=content, headers=sent)
+            else:
+                body = self.order_body() if body is None else body
+                response = self._client.post("/checkout", json=body, headers=sent)
+        except httpx.TimeoutException:
+            return Reply(None, None, {}, time.monotonic() - started)
+        seconds = time.monotonic() - started
+        try:
+            parsed: Any = response.json()
+        except ValueError:
+            parsed = response.text
+        return Reply(response.status_code, parsed, dict(response.headers), seconds)
+
+    def jobs_added(self) -> list[Added]:
+        return self.email_queue.adds + self.inventory_queue.adds
+
+    def process(self, kind: str, job: Job) -> Any:
+        """Run the submission's worker function for ``kind`` on ``job``, as a worker would."""
+        name = {"email": "send_confirmation_email", "inventory": "update_inventory"}[kind]
+        module = self.submission.module
+        fn: Callable[..., Any] | None = getattr(module, name, None) if module else None
+        if not callable(fn):
+            raise CheckFailed(f"checkout.py has no function {name}(job, env)",
+                              expected=f"def {name}(job, env): ...")  # fmt: skip
+        try:
+            with correlation.correlation_scope(job.correlation_id):
+                return fn(job, self.env)
+        except Exception as exc:
+            raise CheckFailed(
+                f"{name} raised " + describe_exception(exc, (self.submission.folder,)),
+                called=f"{name}(job {job.id!r} with data {json.dumps(job.data)[:120]}, env)",
+                expected="the job processed without an exception",
+            ) from None
+
+    def run_all_jobs(self) -> None:
+        for job in self.inventory_queue.jobs():
+            self.process("inventory", job)
+        for job in self.email_queue.jobs():
+            self.process("email", job)
+
+    @contextmanager
+    def server_down(self, name: str) -> Iterator[None]:
+        """Stop a service (its port refuses connections), then start it on the same port."""
+        server = self.servers[name]
+        app = {"auth": self.auth, "payment": self.payment_http}[name]
+        server.stop()
+        try:
+            yield
+        finally:
+            self.servers[name] = serve(app, server.port, name=name)
+
+    @property
+    def folder(self) -> Path:
+        return self.submission.folder

@@ -1,0 +1,203 @@
+"""Run an exercise's checks against one submission, each within its own time limit.
+
+This is the in-process half of grading. :mod:`launchpad.grading.isolation` runs it in a
+child process, so that a submission that hangs or crashes the interpreter still gets a
+results file; tests call :func:`grade_submission` directly, which is much faster.
+
+Each check runs in a thread of its own. When it overruns its ``time_limit`` the engine
+stops waiting, records "timed out after N s", asks the exercise to release whatever it
+was holding (a hung mock service lets go), and goes on with the next check.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from launchpad.grading.checks import Check, CheckFailed, Partial, Registry, load_extra_checks
+from launchpad.grading.results import CheckResult, GradeReport
+
+__all__ = [
+    "EXERCISES",
+    "Exercise",
+    "GradingOptions",
+    "describe_exception",
+    "grade_submission",
+    "load_exercise",
+    "run_check",
+]
+
+EXERCISES = {"checkout": "launchpad.grading.checkout:EXERCISE"}
+"""Exercise name -> ``module:attribute`` of its :class:`Exercise`."""
+
+
+@dataclass(frozen=True)
+class GradingOptions:
+    """Knobs of one grading run.
+
+    Attributes:
+        call_timeout: seconds the submission is told to allow each service call; the
+            grader's fault checks expect an answer soon after it.
+        redis_url: ``None`` = embedded Redis (the default: hermetic and fast).
+        visible_only: run only the visible checks (``launchpad check``).
+        only: run only these check names (debugging a single check).
+    """
+
+    call_timeout: float = 0.5
+    redis_url: str | None = None
+    visible_only: bool = False
+    only: frozenset[str] = field(default_factory=frozenset)
+
+
+class CheckContext(Protocol):
+    """What an exercise gives its checks; the engine only needs the two hooks."""
+
+    def before_check(self, check: Check) -> None: ...
+
+    def after_check(self, check: Check) -> None: ...
+
+
+class Exercise(Protocol):
+    """An exercise the grader knows: its checks, and how to set up a submission."""
+
+    name: str
+    registry: Registry
+
+    def open(
+        self, submission: Path, options: GradingOptions
+    ) -> AbstractContextManager[CheckContext]: ...
+
+
+def load_exercise(name: str) -> Exercise:
+    if name not in EXERCISES:
+        raise KeyError(f"unknown exercise {name!r}; known: {', '.join(EXERCISES)}")
+    module_name, attr = EXERCISES[name].split(":")
+    exercise: Exercise = getattr(importlib.import_module(module_name), attr)
+    return exercise
+
+
+def describe_exception(exc: BaseException, roots: tuple[Path, ...] = ()) -> str:
+    """``exc`` in one line, pointing at the deepest frame inside ``roots`` (the submission).
+
+    A learner gets "KeyError: 'email' (checkout.py, line 42, in create_app)", not a
+    grader's traceback.
+    """
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    where = None
+    resolved = [r.resolve() for r in roots]
+    for frame in traceback.extract_tb(exc.__traceback__):
+        path = Path(frame.filename).resolve()
+        for root in resolved:
+            if path.is_relative_to(root):
+                where = f"{path.relative_to(root)}, line {frame.lineno}, in {frame.name}"
+    return f"{text} ({where})" if where else text
+
+
+def run_check(
+    item: Check, context: CheckContext, roots: tuple[Path, ...] = ()
+) -> CheckResult:
+    """Run one check within its time limit and turn whatever happened into a result."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["outcome"] = item.run(context)
+        except BaseException as exc:  # judged below, in the engine's thread
+            box["error"] = exc
+
+    result = CheckResult(name=item.name, title=item.title, points=item.points, score=0.0,
+                         status="failed", hint=item.hint, visibility=item.visibility,
+                         extra_credit=item.extra_credit, todo=item.todo)  # fmt: skip
+    started = time.monotonic()
+    context.before_check(item)
+    thread = threading.Thread(target=target, name=f"check-{item.name}", daemon=True)
+    thread.start()
+    thread.join(item.time_limit)
+    result.seconds = round(time.monotonic() - started, 3)
+    try:
+        context.after_check(item)
+    except Exception as exc:  # a cleanup problem must not cost the next checks
+        box.setdefault("error", exc)
+    if thread.is_alive():
+        result.status = "timed_out"
+        result.message = f"timed out after {item.time_limit:g} s"
+        return result
+    if "error" in box:
+        exc = box["error"]
+        if isinstance(exc, CheckFailed):
+            result.message = exc.explain()
+        elif isinstance(exc, AssertionError) and str(exc):
+            result.message = str(exc)
+        else:
+            result.message = "the submission raised " + describe_exception(exc, roots)
+        return result
+    outcome = box.get("outcome")
+    if isinstance(outcome, Partial):
+        result.score = round(item.points * outcome.fraction, 2)
+        result.status = "passed" if outcome.fraction >= 1.0 else "partial"
+        result.message = "" if outcome.fraction >= 1.0 else outcome.reason
+        if outcome.fraction == 0.0:
+            result.status = "failed"
+        return result
+    result.score = item.points
+    result.status = "passed"
+    return result
+
+
+def _selected(registry: Registry, options: GradingOptions) -> Iterator[Check]:
+    for item in registry:
+        if options.visible_only and item.visibility != "visible":
+            continue
+        if options.only and item.name not in options.only:
+            continue
+        yield item
+
+
+def grade_submission(
+    submission: Path,
+    exercise: str = "checkout",
+    *,
+    options: GradingOptions | None = None,
+    extra_checks: Path | None = None,
+    on_begin: Callable[[Check], None] | None = None,
+    on_result: Callable[[CheckResult], None] | None = None,
+    checks: list[Check] | None = None,
+) -> GradeReport:
+    """Grade one submission folder in this process and return its report.
+
+    ``checks`` (from :func:`planned_checks`) saves loading the registry twice.
+    """
+    options = options or GradingOptions()
+    started = time.monotonic()
+    kind = load_exercise(exercise)
+    if checks is None:
+        checks = planned_checks(exercise, options, extra_checks)
+    report = GradeReport(submission=str(submission), exercise=exercise)
+    roots = (Path(submission),)
+    with kind.open(Path(submission), options) as context:
+        for item in checks:
+            if on_begin is not None:
+                on_begin(item)
+            result = run_check(item, context, roots)
+            report.results.append(result)
+            if on_result is not None:
+                on_result(result)
+    report.seconds = round(time.monotonic() - started, 2)
+    return report
+
+
+def planned_checks(
+    exercise: str, options: GradingOptions, extra_checks: Path | None = None
+) -> list[Check]:
+    """The checks :func:`grade_submission` would run, in order (for the child's header)."""
+    registry = load_exercise(exercise).registry.copy()
+    if extra_checks is not None:
+        load_extra_checks(extra_checks, registry)
+    return list(_selected(registry, options))
