@@ -63,6 +63,8 @@ def make_system(unique_name: str) -> Iterator[Callable[..., System]]:
         options.setdefault("delivery_delay", 0.02)
         options.setdefault("backoff_ms", 50)
         options.setdefault("cleanup", True)
+        # an idle worker looks at delayed (backed-off) jobs every 100 ms, not every second
+        options["worker_options"] = {"drain_delay": 100} | options.get("worker_options", {})
         system = System(**options)
         systems.append(system)
         return system
