@@ -53,6 +53,7 @@ ACTOR_STYLE = {
     "redis": "bold red",
     "outbox": "bold cyan",
     "caller": "bold white",
+    "run": "bold magenta",
 }
 
 
@@ -114,11 +115,10 @@ class Demo:
         for t, actor, what in sorted(events, key=lambda e: e[0]):
             pos = min(width - 1, int(t / span * (width - 1)))
             bar = Text("·" * pos, style="dim")
-            bar.append("●", style=ACTOR_STYLE.get(actor, "bold"))
+            style = ACTOR_STYLE.get(actor.split(" ")[0], "bold")
+            bar.append("●", style=style)
             bar.append(" " * (width - 1 - pos))
-            table.add_row(
-                f"{t * 1000:7.0f} ms", bar, Text(actor, style=ACTOR_STYLE.get(actor, "")), what
-            )
+            table.add_row(f"{t * 1000:7.0f} ms", bar, Text(actor, style=style), what)
         self.console.print(table)
 
     def log_lines(self, records: Sequence[dict[str, Any]], *, title: str) -> None:
