@@ -67,8 +67,8 @@ def decisions_modes(lab: CheckoutLab) -> Partial:
     decisions = _decisions(lab)
     wrong = []
     for name, mode in EXPECTED_MODES.items():
-        given = str((decisions.get(name) or {}).get("mode", "")).strip().lower()
-        if given != mode:
+        given = str((decisions.get(name) or {}).get("mode", "")).strip()
+        if given.lower() != mode:
             wrong.append(f"{name} (you wrote {given or 'nothing'!r})")
     right = len(EXPECTED_MODES) - len(wrong)
     return Partial(right / len(EXPECTED_MODES), f"reconsider: {'; '.join(wrong)}")
@@ -262,8 +262,12 @@ def no_jobs_when_charge_fails(lab: CheckoutLab) -> None:
     for mode, what in (("decline", "declines"), ("fail", "answers 503"), ("hang", "hangs")):
         lab.payment.set_mode(mode)  # type: ignore[arg-type]
         called = f"{POST} while the payment service {what}"
-        lab.post_checkout(key=lab.new_key())
+        reply = lab.post_checkout(key=lab.new_key())
         lab.payment.release()
+        if not any(c.path == "/charges" for c in lab.payment.calls):
+            raise CheckFailed("the payment service was never called, so no charge failed",
+                              called=called, got=reply.describe(),
+                              expected="a charge attempt, then no job queued")  # fmt: skip
         _no_jobs(lab, called, "although the charge failed")
 
 

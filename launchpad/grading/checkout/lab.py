@@ -212,7 +212,10 @@ class Reply:
     def describe(self) -> str:
         if self.status is None:
             return f"no answer within {self.seconds:.1f} s"
-        text = json.dumps(self.body) if not isinstance(self.body, str) else self.body
+        body = self.body
+        if isinstance(body, dict):  # the id is noise in a message; checks look at it apart
+            body = {k: v for k, v in body.items() if k != "correlationId"}
+        text = json.dumps(body) if not isinstance(body, str) else body
         text = text if len(text) <= 160 else text[:157] + "..."
         return f"{self.status} {text}"
 

@@ -1,0 +1,138 @@
+"""``launchpad grade`` (the instructor's) and ``launchpad check`` (the student's).
+
+    launchpad grade SUBMISSION [--json results.json] [--checks DIR]
+    launchpad grade --batch DIR [--out gradebook.csv] [--results-dir DIR] [--jobs N]
+    launchpad check [FOLDER]           (default: exercises/checkout)
+
+Both grade in a child process with a time limit, so a submission that hangs or crashes
+still gets a scorecard and a results file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from launchpad.grading.batch import grade_batch, gradebook_csv, print_summary
+from launchpad.grading.checks import ExtraChecksError
+from launchpad.grading.engine import GradingOptions, grade_submission
+from launchpad.grading.isolation import DEFAULT_TIME_LIMIT, grade_isolated
+from launchpad.grading.results import GradeReport, write_results
+from launchpad.grading.scorecard import print_scorecard, print_student_view
+
+__all__ = ["check_main", "grade_main"]
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT,
+                        help="seconds for one submission in all (default %(default)g)")  # fmt: skip
+    parser.add_argument("--call-timeout", type=float, default=GradingOptions.call_timeout,
+                        help="the timeout the submission is given for its calls "
+                             "(env.timeout, default %(default)g s)")  # fmt: skip
+    parser.add_argument("--redis-url", default=None,
+                        help="grade on this Redis instead of the embedded one")  # fmt: skip
+    parser.add_argument("--exercise", default="checkout")
+
+
+def _options(args: argparse.Namespace, **extra: object) -> GradingOptions:
+    return GradingOptions(call_timeout=args.call_timeout, redis_url=args.redis_url,
+                          **extra)  # type: ignore[arg-type]  # fmt: skip
+
+
+def grade_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="launchpad grade",
+        description="Grade one submission folder, or every folder in --batch DIR.",
+    )
+    parser.add_argument("submission", nargs="?", type=Path, help="a submission folder")
+    parser.add_argument("--batch", type=Path, metavar="DIR",
+                        help="grade every submission folder in DIR")  # fmt: skip
+    parser.add_argument("--json", type=Path, metavar="FILE",
+                        help="write Gradescope's results.json here")  # fmt: skip
+    parser.add_argument("--checks", type=Path, metavar="DIR",
+                        help="a folder of your own checks (*.py using @check)")  # fmt: skip
+    parser.add_argument("--only", action="append", default=[], metavar="CHECK",
+                        help="run only this check (repeatable)")  # fmt: skip
+    parser.add_argument("--out", type=Path, default=Path("gradebook.csv"),
+                        help="--batch: the CSV gradebook (default %(default)s)")  # fmt: skip
+    parser.add_argument("--results-dir", type=Path, default=None,
+                        help="--batch: write DIR/<submission>/results.json for each")  # fmt: skip
+    parser.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
+                        help="--batch: submissions graded at once (default %(default)s)")  # fmt: skip
+    parser.add_argument("--in-process", action="store_true",
+                        help="grade in this process (faster; only for code you trust)")  # fmt: skip
+    _common(parser)
+    args = parser.parse_args(argv)
+    console, errors = Console(), Console(stderr=True)
+    if (args.submission is None) == (args.batch is None):
+        parser.error("give one SUBMISSION folder, or --batch DIR")
+    folder = args.batch or args.submission
+    if not folder.is_dir():
+        errors.print(f"[red]{folder} is not a folder[/]")
+        return 2
+    if args.checks is not None and not args.checks.is_dir():
+        errors.print(f"[red]--checks {args.checks} is not a folder[/]")
+        return 2
+    options = _options(args, only=frozenset(args.only))
+    try:
+        if args.batch is not None:
+            return _batch(args, options, console)
+        report = _grade_one(args, options)
+    except ExtraChecksError as exc:
+        errors.print(f"[red]your extra checks did not load: {exc}[/]")
+        return 2
+    print_scorecard(report, console)
+    if args.json is not None:
+        write_results(report, args.json)
+        console.print(f"wrote {args.json}")
+    return 0
+
+
+def _grade_one(args: argparse.Namespace, options: GradingOptions) -> GradeReport:
+    if args.in_process:
+        return grade_submission(args.submission, args.exercise, options=options,
+                                extra_checks=args.checks)  # fmt: skip
+    return grade_isolated(args.submission, args.exercise, options=options,
+                          extra_checks=args.checks, time_limit=args.time_limit)  # fmt: skip
+
+
+def _batch(args: argparse.Namespace, options: GradingOptions, console: Console) -> int:
+    reports = grade_batch(args.batch, exercise=args.exercise, options=options,
+                          extra_checks=args.checks, time_limit=args.time_limit,
+                          jobs=args.jobs, results_dir=args.results_dir)  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(gradebook_csv(reports), encoding="utf-8")
+    print_summary(reports, console)
+    console.print(f"wrote {args.out} ({len(reports)} submissions)")
+    return 0
+
+
+def check_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="launchpad check",
+        description="Run the exercise's visible checks on your work, with hints.",
+    )
+    parser.add_argument("folder", nargs="?", type=Path, default=Path("exercises/checkout"),
+                        help="your exercise folder (default %(default)s)")  # fmt: skip
+    _common(parser)
+    parser.set_defaults(time_limit=30.0)
+    args = parser.parse_args(argv)
+    if not args.folder.is_dir():
+        Console(stderr=True).print(f"[red]{args.folder} is not a folder[/]")
+        return 2
+    options = _options(args, visible_only=True)
+    report = grade_isolated(args.folder, args.exercise, options=options,
+                            time_limit=args.time_limit)  # fmt: skip
+    print_student_view(report)
+    visible = [r for r in report.results if not r.extra_credit]
+    return 0 if all(r.status == "passed" for r in visible) else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - for python -m
+    import sys
+
+    return grade_main(list(sys.argv[1:] if argv is None else argv))
