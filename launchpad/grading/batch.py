@@ -27,8 +27,9 @@ __all__ = ["find_submissions", "grade_batch", "gradebook_csv", "print_summary"]
 
 def find_submissions(folder: Path) -> list[Path]:
     """The submission folders in ``folder``: every sub-folder not starting with ``.``/``_``."""
-    return sorted(p for p in Path(folder).iterdir()
-                  if p.is_dir() and not p.name.startswith((".", "_")))  # fmt: skip
+    return sorted(
+        p for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
+    )
 
 
 def grade_batch(
@@ -47,16 +48,29 @@ def grade_batch(
     submissions = find_submissions(folder)
     console = console or Console(stderr=True)
     reports: dict[Path, GradeReport] = {}
-    columns = (TextColumn("[bold]grading"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("{task.description}"))  # fmt: skip
-    with Progress(*columns, console=console, transient=False) as progress, \
-            ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # fmt: skip
+    columns = (
+        TextColumn("[bold]grading"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+    )
+    with (
+        Progress(*columns, console=console, transient=False) as progress,
+        ThreadPoolExecutor(max_workers=max(1, jobs)) as pool,
+    ):
         task = progress.add_task("", total=len(submissions))
         futures = {
-            pool.submit(grade_isolated, sub, exercise, options=options,
-                        extra_checks=extra_checks, time_limit=time_limit): sub
+            pool.submit(
+                grade_isolated,
+                sub,
+                exercise,
+                options=options,
+                extra_checks=extra_checks,
+                time_limit=time_limit,
+            ): sub
             for sub in submissions
-        }  # fmt: skip
+        }
         for future in as_completed(futures):
             sub = futures[future]
             report = future.result()
@@ -80,9 +94,16 @@ def gradebook_csv(reports: list[GradeReport]) -> str:
     writer.writerow(["submission", "score", "max_score", "outcome", "note", *names])
     for report in reports:
         scores = {r.name: r.score for r in report.results}
-        writer.writerow([report.submission, f"{report.score:g}", f"{report.max_score:g}",
-                         report.outcome, report.note,
-                         *(f"{scores[n]:g}" if n in scores else "" for n in names)])  # fmt: skip
+        writer.writerow(
+            [
+                report.submission,
+                f"{report.score:g}",
+                f"{report.max_score:g}",
+                report.outcome,
+                report.note,
+                *(f"{scores[n]:g}" if n in scores else "" for n in names),
+            ]
+        )
     return out.getvalue()
 
 
@@ -97,9 +118,12 @@ def print_summary(reports: list[GradeReport], console: Console | None = None) ->
     for report in reports:
         style = "" if report.outcome == "complete" else "red"
         failed = report.failed()
-        table.add_row(report.submission, f"{report.score:g}/{report.max_score:g}",
-                      f"[{style}]{report.outcome}[/]" if style else report.outcome,
-                      ", ".join(failed) if len(failed) <= 6 else f"{len(failed)} checks")  # fmt: skip
+        table.add_row(
+            report.submission,
+            f"{report.score:g}/{report.max_score:g}",
+            f"[{style}]{report.outcome}[/]" if style else report.outcome,
+            ", ".join(failed) if len(failed) <= 6 else f"{len(failed)} checks",
+        )
     console.print(table)
     if not reports:
         return
@@ -107,7 +131,11 @@ def print_summary(reports: list[GradeReport], console: Console | None = None) ->
     checks.add_column("check")
     checks.add_column("passed", justify="right")
     for result in reports[0].results:
-        passed = sum(1 for rep in reports for r in rep.results
-                     if r.name == result.name and r.status == "passed")  # fmt: skip
+        passed = sum(
+            1
+            for rep in reports
+            for r in rep.results
+            if r.name == result.name and r.status == "passed"
+        )
         checks.add_row(result.name, f"{passed}/{len(reports)}")
     console.print(checks)

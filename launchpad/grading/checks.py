@@ -73,7 +73,11 @@ class CheckFailed(Exception):
     def explain(self) -> str:
         """The message a learner reads: one line per part that was given."""
         lines = [self.message]
-        for label, value in (("called", self.called), ("got", self.got), ("expected", self.expected)):
+        for label, value in (
+            ("called", self.called),
+            ("got", self.got),
+            ("expected", self.expected),
+        ):
             if value:
                 lines.append(f"  {label + ':':<9} {value}")
         return "\n".join(lines)
@@ -156,8 +160,9 @@ class Registry:
         """Register the decorated function as a check; see :class:`Check` for the fields."""
 
         def register(fn: CheckFunction) -> CheckFunction:
-            self.add(Check(name, title, points, fn, hint, visibility, time_limit,
-                           extra_credit, todo))  # fmt: skip
+            self.add(
+                Check(name, title, points, fn, hint, visibility, time_limit, extra_credit, todo)
+            )
             return fn
 
         return register
@@ -222,8 +227,7 @@ def check(
                 f"@check({name!r}) ran outside load_extra_checks(); "
                 "pass the folder with --checks DIR"
             )
-        _collecting.add(Check(name, title, points, fn, hint, visibility, time_limit,
-                              extra_credit))  # fmt: skip
+        _collecting.add(Check(name, title, points, fn, hint, visibility, time_limit, extra_credit))
         return fn
 
     return register

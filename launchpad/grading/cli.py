@@ -28,19 +28,27 @@ __all__ = ["check_main", "grade_main"]
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT,
-                        help="seconds for one submission in all (default %(default)g)")  # fmt: skip
-    parser.add_argument("--call-timeout", type=float, default=GradingOptions.call_timeout,
-                        help="the timeout the submission is given for its calls "
-                             "(env.timeout, default %(default)g s)")  # fmt: skip
-    parser.add_argument("--redis-url", default=None,
-                        help="grade on this Redis instead of the embedded one")  # fmt: skip
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=DEFAULT_TIME_LIMIT,
+        help="seconds for one submission in all (default %(default)g)",
+    )
+    parser.add_argument(
+        "--call-timeout",
+        type=float,
+        default=GradingOptions.call_timeout,
+        help="the timeout the submission is given for its calls "
+        "(env.timeout, default %(default)g s)",
+    )
+    parser.add_argument(
+        "--redis-url", default=None, help="grade on this Redis instead of the embedded one"
+    )
     parser.add_argument("--exercise", default="checkout")
 
 
 def _options(args: argparse.Namespace, **extra: object) -> GradingOptions:
-    return GradingOptions(call_timeout=args.call_timeout, redis_url=args.redis_url,
-                          **extra)  # type: ignore[arg-type]  # fmt: skip
+    return GradingOptions(call_timeout=args.call_timeout, redis_url=args.redis_url, **extra)  # type: ignore[arg-type]
 
 
 def grade_main(argv: list[str]) -> int:
@@ -49,22 +57,45 @@ def grade_main(argv: list[str]) -> int:
         description="Grade one submission folder, or every folder in --batch DIR.",
     )
     parser.add_argument("submission", nargs="?", type=Path, help="a submission folder")
-    parser.add_argument("--batch", type=Path, metavar="DIR",
-                        help="grade every submission folder in DIR")  # fmt: skip
-    parser.add_argument("--json", type=Path, metavar="FILE",
-                        help="write Gradescope's results.json here")  # fmt: skip
-    parser.add_argument("--checks", type=Path, metavar="DIR",
-                        help="a folder of your own checks (*.py using @check)")  # fmt: skip
-    parser.add_argument("--only", action="append", default=[], metavar="CHECK",
-                        help="run only this check (repeatable)")  # fmt: skip
-    parser.add_argument("--out", type=Path, default=Path("gradebook.csv"),
-                        help="--batch: the CSV gradebook (default %(default)s)")  # fmt: skip
-    parser.add_argument("--results-dir", type=Path, default=None,
-                        help="--batch: write DIR/<submission>/results.json for each")  # fmt: skip
-    parser.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
-                        help="--batch: submissions graded at once (default %(default)s)")  # fmt: skip
-    parser.add_argument("--in-process", action="store_true",
-                        help="grade in this process (faster; only for code you trust)")  # fmt: skip
+    parser.add_argument(
+        "--batch", type=Path, metavar="DIR", help="grade every submission folder in DIR"
+    )
+    parser.add_argument(
+        "--json", type=Path, metavar="FILE", help="write Gradescope's results.json here"
+    )
+    parser.add_argument(
+        "--checks", type=Path, metavar="DIR", help="a folder of your own checks (*.py using @check)"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="CHECK",
+        help="run only this check (repeatable)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("gradebook.csv"),
+        help="--batch: the CSV gradebook (default %(default)s)",
+    )
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=None,
+        help="--batch: write DIR/<submission>/results.json for each",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        help="--batch: submissions graded at once (default %(default)s)",
+    )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="grade in this process (faster; only for code you trust)",
+    )
     _common(parser)
     args = parser.parse_args(argv)
     console, errors = Console(), Console(stderr=True)
@@ -94,16 +125,28 @@ def grade_main(argv: list[str]) -> int:
 
 def _grade_one(args: argparse.Namespace, options: GradingOptions) -> GradeReport:
     if args.in_process:
-        return grade_submission(args.submission, args.exercise, options=options,
-                                extra_checks=args.checks)  # fmt: skip
-    return grade_isolated(args.submission, args.exercise, options=options,
-                          extra_checks=args.checks, time_limit=args.time_limit)  # fmt: skip
+        return grade_submission(
+            args.submission, args.exercise, options=options, extra_checks=args.checks
+        )
+    return grade_isolated(
+        args.submission,
+        args.exercise,
+        options=options,
+        extra_checks=args.checks,
+        time_limit=args.time_limit,
+    )
 
 
 def _batch(args: argparse.Namespace, options: GradingOptions, console: Console) -> int:
-    reports = grade_batch(args.batch, exercise=args.exercise, options=options,
-                          extra_checks=args.checks, time_limit=args.time_limit,
-                          jobs=args.jobs, results_dir=args.results_dir)  # fmt: skip
+    reports = grade_batch(
+        args.batch,
+        exercise=args.exercise,
+        options=options,
+        extra_checks=args.checks,
+        time_limit=args.time_limit,
+        jobs=args.jobs,
+        results_dir=args.results_dir,
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(gradebook_csv(reports), encoding="utf-8")
     print_summary(reports, console)
@@ -116,8 +159,13 @@ def check_main(argv: list[str]) -> int:
         prog="launchpad check",
         description="Run the exercise's visible checks on your work, with hints.",
     )
-    parser.add_argument("folder", nargs="?", type=Path, default=Path("exercises/checkout"),
-                        help="your exercise folder (default %(default)s)")  # fmt: skip
+    parser.add_argument(
+        "folder",
+        nargs="?",
+        type=Path,
+        default=Path("exercises/checkout"),
+        help="your exercise folder (default %(default)s)",
+    )
     _common(parser)
     parser.set_defaults(time_limit=30.0)
     args = parser.parse_args(argv)
@@ -125,8 +173,7 @@ def check_main(argv: list[str]) -> int:
         Console(stderr=True).print(f"[red]{args.folder} is not a folder[/]")
         return 2
     options = _options(args, visible_only=True)
-    report = grade_isolated(args.folder, args.exercise, options=options,
-                            time_limit=args.time_limit)  # fmt: skip
+    report = grade_isolated(args.folder, args.exercise, options=options, time_limit=args.time_limit)
     print_student_view(report)
     visible = [r for r in report.results if not r.extra_credit]
     return 0 if all(r.status == "passed" for r in visible) else 1

@@ -100,9 +100,7 @@ def describe_exception(exc: BaseException, roots: tuple[Path, ...] = ()) -> str:
     return f"{text} ({where})" if where else text
 
 
-def run_check(
-    item: Check, context: CheckContext, roots: tuple[Path, ...] = ()
-) -> CheckResult:
+def run_check(item: Check, context: CheckContext, roots: tuple[Path, ...] = ()) -> CheckResult:
     """Run one check within its time limit and turn whatever happened into a result."""
     box: dict[str, Any] = {}
 
@@ -112,9 +110,17 @@ def run_check(
         except BaseException as exc:  # judged below, in the engine's thread
             box["error"] = exc
 
-    result = CheckResult(name=item.name, title=item.title, points=item.points, score=0.0,
-                         status="failed", hint=item.hint, visibility=item.visibility,
-                         extra_credit=item.extra_credit, todo=item.todo)  # fmt: skip
+    result = CheckResult(
+        name=item.name,
+        title=item.title,
+        points=item.points,
+        score=0.0,
+        status="failed",
+        hint=item.hint,
+        visibility=item.visibility,
+        extra_credit=item.extra_credit,
+        todo=item.todo,
+    )
     started = time.monotonic()
     context.before_check(item)
     thread = threading.Thread(target=target, name=f"check-{item.name}", daemon=True)
@@ -130,13 +136,13 @@ def run_check(
         result.message = f"timed out after {item.time_limit:g} s"
         return result
     if "error" in box:
-        exc = box["error"]
-        if isinstance(exc, CheckFailed):
-            result.message = exc.explain()
-        elif isinstance(exc, AssertionError) and str(exc):
-            result.message = str(exc)
+        error: BaseException = box["error"]
+        if isinstance(error, CheckFailed):
+            result.message = error.explain()
+        elif isinstance(error, AssertionError) and str(error):
+            result.message = str(error)
         else:
-            result.message = "the submission raised " + describe_exception(exc, roots)
+            result.message = "the submission raised " + describe_exception(error, roots)
         return result
     outcome = box.get("outcome")
     if isinstance(outcome, Partial):

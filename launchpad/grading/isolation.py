@@ -17,6 +17,7 @@ reason: "timed out after 10 s (during payment_timeout_504)" or "crashed (exit co
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -44,9 +45,18 @@ def _child_command(
     options: GradingOptions,
     extra_checks: Path | None,
 ) -> list[str]:
-    cmd = [sys.executable, "-m", "launchpad.grading.isolation", str(submission),
-           "--events", str(events), "--exercise", exercise,
-           "--call-timeout", str(options.call_timeout)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "launchpad.grading.isolation",
+        str(submission),
+        "--events",
+        str(events),
+        "--exercise",
+        exercise,
+        "--call-timeout",
+        str(options.call_timeout),
+    ]
     if options.redis_url:
         cmd += ["--redis-url", options.redis_url]
     if options.visible_only:
@@ -73,10 +83,18 @@ def _read_events(path: Path) -> list[dict[str, Any]]:
 
 
 def _not_run(item: Check, reason: str) -> CheckResult:
-    return CheckResult(name=item.name, title=item.title, points=item.points, score=0.0,
-                       status="not_run", message=reason, hint=item.hint,
-                       visibility=item.visibility, extra_credit=item.extra_credit,
-                       todo=item.todo)  # fmt: skip
+    return CheckResult(
+        name=item.name,
+        title=item.title,
+        points=item.points,
+        score=0.0,
+        status="not_run",
+        message=reason,
+        hint=item.hint,
+        visibility=item.visibility,
+        extra_credit=item.extra_credit,
+        todo=item.todo,
+    )
 
 
 def _last_line(path: Path) -> str:
@@ -119,23 +137,26 @@ def grade_isolated(
                 _stop_group(proc)
         events = _read_events(events_path)
         report = _report_from_events(
-            submission, exercise, events, options, extra_checks, proc.returncode, timed_out,
-            time_limit, _last_line(stderr_path),
-        )  # fmt: skip
+            submission,
+            exercise,
+            events,
+            options,
+            extra_checks,
+            proc.returncode,
+            timed_out,
+            time_limit,
+            _last_line(stderr_path),
+        )
     report.seconds = round(time.monotonic() - started, 2)
     return report
 
 
 def _stop_group(proc: subprocess.Popen[bytes]) -> None:
     """Kill whatever is left of the child's process group (the child and its children)."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not wait for anyone
-        pass
 
 
 def _report_from_events(
@@ -186,16 +207,30 @@ def _check_from_dict(data: dict[str, Any]) -> Check:
     def never(context: Any) -> None:  # pragma: no cover - only the child runs checks
         raise RuntimeError("a check rebuilt from the plan cannot run")
 
-    return Check(name=data["name"], title=data["title"], points=data["points"], run=never,
-                 hint=data.get("hint", ""), visibility=data.get("visibility", "visible"),
-                 time_limit=data.get("time_limit", 5.0),
-                 extra_credit=data.get("extra_credit", False), todo=data.get("todo"))  # fmt: skip
+    return Check(
+        name=data["name"],
+        title=data["title"],
+        points=data["points"],
+        run=never,
+        hint=data.get("hint", ""),
+        visibility=data.get("visibility", "visible"),
+        time_limit=data.get("time_limit", 5.0),
+        extra_credit=data.get("extra_credit", False),
+        todo=data.get("todo"),
+    )
 
 
 def _plan_dict(item: Check) -> dict[str, Any]:
-    return {"name": item.name, "title": item.title, "points": item.points, "hint": item.hint,
-            "visibility": item.visibility, "time_limit": item.time_limit,
-            "extra_credit": item.extra_credit, "todo": item.todo}  # fmt: skip
+    return {
+        "name": item.name,
+        "title": item.title,
+        "points": item.points,
+        "hint": item.hint,
+        "visibility": item.visibility,
+        "time_limit": item.time_limit,
+        "extra_credit": item.extra_credit,
+        "todo": item.todo,
+    }
 
 
 def child_main(argv: Sequence[str] | None = None) -> int:
@@ -210,9 +245,12 @@ def child_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", action="append", default=[])
     parser.add_argument("--checks", type=Path, default=None)
     args = parser.parse_args(argv)
-    options = GradingOptions(call_timeout=args.call_timeout, redis_url=args.redis_url,
-                             visible_only=args.visible_only,
-                             only=frozenset(args.only))  # fmt: skip
+    options = GradingOptions(
+        call_timeout=args.call_timeout,
+        redis_url=args.redis_url,
+        visible_only=args.visible_only,
+        only=frozenset(args.only),
+    )
     from launchpad.logging import configure_logging
 
     configure_logging("off")  # the services' JSON logs would only fill the stderr file

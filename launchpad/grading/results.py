@@ -160,16 +160,39 @@ def to_gradescope(report: GradeReport) -> GradescopeResults:
         if r.visibility == "hidden":
             hidden_number += 1
             shown = HIDDEN_PASSED if r.status == "passed" else HIDDEN_FAILED
-            tests.append(GradescopeTest(name=f"Hidden check {hidden_number}", score=earned,
-                                        max_score=r.points, output=shown, visibility="visible",
-                                        status=status, number=str(number)))  # fmt: skip
-            tests.append(GradescopeTest(name=f"[instructor] {label}", score=0, max_score=0,
-                                        output=_output(r), visibility="hidden",
-                                        status=status))  # fmt: skip
+            tests.append(
+                GradescopeTest(
+                    name=f"Hidden check {hidden_number}",
+                    score=earned,
+                    max_score=r.points,
+                    output=shown,
+                    visibility="visible",
+                    status=status,
+                    number=str(number),
+                )
+            )
+            tests.append(
+                GradescopeTest(
+                    name=f"[instructor] {label}",
+                    score=0,
+                    max_score=0,
+                    output=_output(r),
+                    visibility="hidden",
+                    status=status,
+                )
+            )
         else:
-            tests.append(GradescopeTest(name=label, score=earned, max_score=r.points,
-                                        output=_output(r), visibility="visible",
-                                        status=status, number=str(number)))  # fmt: skip
+            tests.append(
+                GradescopeTest(
+                    name=label,
+                    score=earned,
+                    max_score=r.points,
+                    output=_output(r),
+                    visibility="visible",
+                    status=status,
+                    number=str(number),
+                )
+            )
     return GradescopeResults(
         score=report.score,
         max_score=report.max_score,

@@ -22,7 +22,7 @@ MARKS = {
     "partial": ("◐", "yellow"),
     "failed": ("✘", "red"),
     "timed_out": ("⏱", "red"),
-    "not_run": ("–", "dim"),
+    "not_run": ("-", "dim"),
 }
 
 
@@ -82,8 +82,10 @@ def print_student_view(report: GradeReport, console: Console | None = None) -> N
     console.print(table)
     earned = sum(r.score for r in shown)
     possible = sum(r.points for r in shown if not r.extra_credit)
-    console.print(f"\n[bold]{earned:g} / {possible:g}[/] points from the visible checks "
-                  f"({report.seconds:.1f} s)")  # fmt: skip
+    console.print(
+        f"\n[bold]{earned:g} / {possible:g}[/] points from the visible checks "
+        f"({report.seconds:.1f} s)"
+    )
     if report.outcome != "complete":
         console.print(f"[bold red]{report.note}[/]")
     hidden = len(report.results) - len(shown)
@@ -92,12 +94,18 @@ def print_student_view(report: GradeReport, console: Console | None = None) -> N
     todo = next((r for r in shown if r.status != "passed" and not r.extra_credit), None)
     todo = todo or next((r for r in shown if r.status != "passed"), None)
     if todo is None:
-        console.print(Panel("Every visible check passes. Well done!", style="green",
-                            expand=False))  # fmt: skip
+        console.print(Panel("Every visible check passes. Well done!", style="green", expand=False))
         return
     body = Text(todo.message or todo.status)
     if todo.hint:
         body.append(f"\n\nhint: {todo.hint}", style="yellow")
     where = f" (see {todo.todo})" if todo.todo else ""
-    console.print(Panel(body, title=f"next: {todo.title}{where}", title_align="left",
-                        border_style="yellow", expand=False))  # fmt: skip
+    console.print(
+        Panel(
+            body,
+            title=f"next: {todo.title}{where}",
+            title_align="left",
+            border_style="yellow",
+            expand=False,
+        )
+    )

@@ -21,9 +21,9 @@ from typing import Any
 
 from launchpad.grading.engine import describe_exception
 
-try:  # Python 3.11+
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 __all__ = ["Submission", "load_submission"]
@@ -76,8 +76,7 @@ def _load_module(
             spec.loader.exec_module(module)
             box["module"] = module
         except SyntaxError as exc:
-            box["error"] = (f"{filename} has a syntax error on line {exc.lineno}: "
-                            f"{exc.msg}")  # fmt: skip
+            box["error"] = f"{filename} has a syntax error on line {exc.lineno}: {exc.msg}"
         except BaseException as exc:
             box["error"] = f"importing {filename} failed: " + describe_exception(exc, (folder,))
         finally:

@@ -27,8 +27,12 @@ class CheckoutExercise:
     @contextmanager
     def open(self, submission: Path, options: GradingOptions) -> Iterator[CheckoutLab]:
         provided = provided_module()
-        sub = load_submission(submission, module_file=MODULE_FILE, toml_file=DECISIONS_FILE,
-                              preload={"provided": provided})  # fmt: skip
+        sub = load_submission(
+            submission,
+            module_file=MODULE_FILE,
+            toml_file=DECISIONS_FILE,
+            preload={"provided": provided},
+        )
         lab = CheckoutLab(sub, options, provided)
         try:
             yield lab.start()

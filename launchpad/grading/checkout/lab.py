@@ -13,6 +13,7 @@ in flight, so one check's leftovers never land in the next one.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -42,7 +43,7 @@ from launchpad.services.outbox import Outbox
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = ["CheckoutLab", "Reply", "STOCK"]
+__all__ = ["STOCK", "CheckoutLab", "Reply"]
 
 STOCK = {"mug": 20, "lamp": 5, "poster": 3}
 USER_EMAIL = "grace@example.com"
@@ -101,8 +102,9 @@ class Tracer:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        self.calls.append(Traced(environ["REQUEST_METHOD"], path,
-                                 environ.get("HTTP_X_CORRELATION_ID")))  # fmt: skip
+        self.calls.append(
+            Traced(environ["REQUEST_METHOD"], path, environ.get("HTTP_X_CORRELATION_ID"))
+        )
         self.timeline.add(self.name, f"{environ['REQUEST_METHOD']} {path}")
         if self.hanging:
             self._released.wait(30)
@@ -167,21 +169,26 @@ class RecordingQueue:
                 "Redis is unavailable (the grader cut it off on purpose)"
             )
         job = self.inner.add(name, data, job_id=job_id, **options)
-        self.adds.append(Added(name, job_id, job.id, job.duplicate,
-                               correlation.current_correlation_id()))  # fmt: skip
+        self.adds.append(
+            Added(name, job_id, job.id, job.duplicate, correlation.current_correlation_id())
+        )
         return job
 
     def add_bulk(self, jobs: Iterable[dict[str, Any]]) -> list[Job]:
-        return [self.add(j["name"], j["data"], job_id=j.get("job_id"),
-                         **{k: v for k, v in j.items() if k not in ("name", "data", "job_id")})
-                for j in jobs]  # fmt: skip
+        return [
+            self.add(
+                j["name"],
+                j["data"],
+                job_id=j.get("job_id"),
+                **{k: v for k, v in j.items() if k not in ("name", "data", "job_id")},
+            )
+            for j in jobs
+        ]
 
     def discard(self) -> None:
         """Delete the current queue's keys (a real Redis is shared: leave nothing behind)."""
-        try:
+        with contextlib.suppress(Exception):  # Redis gone: nothing we can clean
             self.inner.obliterate()
-        except Exception:  # Redis gone: nothing we can clean
-            pass
 
     def __getattr__(self, attribute: str) -> Any:
         return getattr(self.inner, attribute)
@@ -234,11 +241,13 @@ class CheckoutLab:
         self.redis = create_redis_connection("grader", options.redis_url or EMBEDDED_URL)
         self.prefix = f"grade-{self.run_id}"
         self.auth_service = AuthService(cost=ScryptCost(n=2**4, r=4, p=1))
-        self.auth = Tracer(create_auth_app(self.auth_service, redis=self.redis), "auth",
-                           self.timeline)  # fmt: skip
+        self.auth = Tracer(
+            create_auth_app(self.auth_service, redis=self.redis), "auth", self.timeline
+        )
         self.payment = provided.PaymentService(hang_limit=30.0)
-        self.payment_http = Tracer(provided.create_payment_app(self.payment), "payment",
-                                   self.timeline)  # fmt: skip
+        self.payment_http = Tracer(
+            provided.create_payment_app(self.payment), "payment", self.timeline
+        )
         self.outbox = Outbox()
         self.inventory = provided.InventoryStore(STOCK)
         self.email_queue = RecordingQueue("email", self.redis, self.prefix, self.timeline)
@@ -276,9 +285,13 @@ class CheckoutLab:
             return self
         self.checkout = InFlight(app)
         self.servers["checkout"] = serve(self.checkout, name="checkout")
-        gateway = Gateway([Route("/auth", self.servers["auth"].url),
-                           Route("/checkout", self.servers["checkout"].url)],
-                          upstream_timeout=30.0)  # fmt: skip
+        gateway = Gateway(
+            [
+                Route("/auth", self.servers["auth"].url),
+                Route("/checkout", self.servers["checkout"].url),
+            ],
+            upstream_timeout=30.0,
+        )
         self.servers["gateway"] = serve(gateway, name="gateway")
         self._client = httpx.Client(base_url=self.servers["gateway"].url, timeout=self.deadline)
         return self
@@ -308,8 +321,9 @@ class CheckoutLab:
             roots = (self.submission.folder,)
             self.app_error = "create_app(env) raised " + describe_exception(box["error"], roots)
         elif not callable(box.get("app")):
-            self.app_error = f"create_app(env) returned {type(box.get('app')).__name__}, " \
-                             "not a WSGI app"  # fmt: skip
+            self.app_error = (
+                f"create_app(env) returned {type(box.get('app')).__name__}, not a WSGI app"
+            )
         else:
             return box["app"]
         return None
@@ -361,8 +375,10 @@ class CheckoutLab:
     def require_app(self) -> None:
         """Fail the check with the reason when the submission's app is not running."""
         if self._client is None:
-            raise CheckFailed(f"the checkout service is not running: {self.app_error}",
-                              expected="checkout.py with create_app(env) returning the app")
+            raise CheckFailed(
+                f"the checkout service is not running: {self.app_error}",
+                expected="checkout.py with create_app(env) returning the app",
+            )
 
     def new_key(self) -> str:
         return f"key-{self.run_id}-{next(self._keys)}"
@@ -415,8 +431,10 @@ class CheckoutLab:
         module = self.submission.module
         fn: Callable[..., Any] | None = getattr(module, name, None) if module else None
         if not callable(fn):
-            raise CheckFailed(f"checkout.py has no function {name}(job, env)",
-                              expected=f"def {name}(job, env): ...")  # fmt: skip
+            raise CheckFailed(
+                f"checkout.py has no function {name}(job, env)",
+                expected=f"def {name}(job, env): ...",
+            )
         try:
             with correlation.correlation_scope(job.correlation_id):
                 return fn(job, self.env)
