@@ -7,7 +7,8 @@ never hold a second copy that drifts. A page says which part it wants with one l
     <!-- include-section: lessons/06-service-communication/README.md#Idempotency -->
 
 and this hook replaces that line, before Markdown runs, with the section of the file whose
-heading contains "Idempotency" (case-insensitive; it must match exactly one heading): the
+heading is, else starts with, else contains "Idempotency" (letters and digits compared,
+case-insensitive; exactly one heading must match): the
 heading's body down to the next heading of the same or a higher level. The section's own
 heading is dropped (the page has its title) and its sub-headings move up to fit the page.
 ``README.md#_intro`` is the text between the file's title and its first sub-heading, and a
@@ -19,8 +20,14 @@ a link to that page (and anchor); a link to anything else in the repository beco
 path in code font, since the site has no page for it. A missing file or heading stops the
 build, like ``check_paths`` does for snippets.
 
-Snippet lines (``--8<--``) inside the included text are left for pymdownx.snippets, which
-runs after this hook.
+A READMEs' Python block that starts with ``# from PATH [SECTION]`` is a copy of a named
+snippet section (the lesson's tests check that it is the same); on the site it becomes the
+snippet itself, ``--8<-- "PATH:SECTION"``, titled with PATH, so the site shows the file.
+Snippet lines (``--8<--``) are left for pymdownx.snippets, which runs after this hook.
+
+A lesson page shows how to run a demo and, folded, the demo's code, with one line::
+
+    <!-- demo: lessons/06-service-communication/sync_http.py -->
 """
 
 from __future__ import annotations
@@ -41,6 +48,9 @@ FENCE = re.compile(r"^\s*(?P<fence>`{3,}|~{3,})")
 INLINE_LINK = re.compile(r"(?P<bang>!?)\[(?P<text>[^\]\n]*)\]\((?P<target>[^)\s]+)(?P<title>\s+\"[^\"]*\")?\)")
 REF_DEF = re.compile(r"^(?P<lead>\s{0,3}\[[^\]]+\]:\s*)(?P<target>\S+)(?P<rest>.*)$")
 INTRO = "_intro"
+DEMO = re.compile(r"^<!--\s*demo:\s*(?P<path>\S+\.py)\s*-->\s*$")
+FROM_HEADER = re.compile(r"^# from (?P<path>\S+) \[(?P<section>[\w-]+)\]\s*$")
+MODULE_DIRECTIVE = re.compile(r"^:::\s+(?P<module>launchpad[\w.]*)\s*$")
 
 _repo_root = Path(".")
 # repo-relative source path -> docs page (src_uri) that shows it (whole or first section)
@@ -94,6 +104,16 @@ def _title_level(headings: list[Heading]) -> int:
     return headings[0].level if headings and headings[0].level == 1 else 0
 
 
+def _matching(headings: list[Heading], wanted: str) -> list[Heading]:
+    """Headings that match ``wanted``: the same words, else starting with them, else holding them."""
+    key = _normalise(wanted)
+    for test in (str.__eq__, str.startswith, str.__contains__):
+        found = [h for h in headings if test(_normalise(h.text), key)]
+        if found:
+            return found
+    return []
+
+
 def _extract(path: str, wanted: str | None) -> tuple[list[str], int, list[Heading]]:
     """Return the lines of the wanted part, the level its headings hang from, and its headings."""
     lines = _read(path)
@@ -106,7 +126,7 @@ def _extract(path: str, wanted: str | None) -> tuple[list[str], int, list[Headin
         following = [h for h in headings if h.line >= body_start]
         end = following[0].line if following else len(lines)
         return lines[body_start:end], 1, []
-    matches = [h for h in headings if _normalise(wanted) in _normalise(h.text)]
+    matches = _matching(headings, wanted)
     if len(matches) != 1:
         names = ", ".join(repr(h.text) for h in headings) or "none"
         how = "no heading" if not matches else f"{len(matches)} headings"
@@ -158,6 +178,35 @@ def _rewrite_target(target: str, source: str, page: str) -> str | None:
     return None
 
 
+def _snippets_for_copies(lines: list[str]) -> list[str]:
+    """Replace README blocks that copy a snippet section with the snippet include itself."""
+    out: list[str] = []
+    number = 0
+    while number < len(lines):
+        line = lines[number]
+        opening = re.match(r"^(?P<indent>\s*)(?P<fence>`{3,})(?:python|py)\s*$", line)
+        header = FROM_HEADER.match(lines[number + 1].strip()) if opening and number + 1 < len(lines) else None
+        if opening and header:
+            fence, indent = opening.group("fence"), opening.group("indent")
+            end = next(
+                (i for i in range(number + 2, len(lines)) if lines[i].strip() == fence),
+                None,
+            )
+            if end is None:
+                raise PluginError(f"include-section: unclosed code block after {line!r}")
+            path, section = header.group("path"), header.group("section")
+            out += [
+                f'{indent}{fence}python title="{path}"',
+                f'{indent}--8<-- "{path}:{section}"',
+                f"{indent}{fence}",
+            ]
+            number = end + 1
+            continue
+        out.append(line)
+        number += 1
+    return out
+
+
 def _rewrite_links(lines: list[str], source: str, page: str) -> list[str]:
     """Point the included text's relative links at site pages, or show them as paths."""
     out: list[str] = []
@@ -187,15 +236,48 @@ def _rewrite_links(lines: list[str], source: str, page: str) -> list[str]:
             path = posixpath.normpath(posixpath.join(posixpath.dirname(source), shown))
             return text if text.strip("`") == path else f"{text} (`{path}`)"
 
-        # leave `inline code` alone: split on backticks and rewrite outside them only
-        parts = re.split(r"(`[^`]*`)", line)
-        line = "".join(p if p.startswith("`") else INLINE_LINK.sub(inline, p) for p in parts)
+        # leave links that are only text inside `inline code` alone
+        code = [m.span() for m in re.finditer(r"`[^`\n]*`", line)]
+
+        def outside_code(m: re.Match[str]) -> str:
+            if any(start < m.start() < end for start, end in code):
+                return m.group(0)
+            return inline(m)
+
+        line = INLINE_LINK.sub(outside_code, line)
         ref = REF_DEF.match(line)
         if ref:
             new = _rewrite_target(ref.group("target"), source, page)
             line = f"{ref.group('lead')}{new if new is not None else '#'}{ref.group('rest')}"
         out.append(line)
     return out
+
+
+def _demo_block(path: str) -> list[str]:
+    """How to run a lesson's demo, and its code folded underneath, from the file itself."""
+    file = _repo_root / path
+    if not file.is_file():
+        raise PluginError(f"demo: {path} does not exist (relative to {_repo_root})")
+    lesson = re.match(r"(\d+)-", file.parent.name)
+    if lesson is None:
+        raise PluginError(f"demo: {path} is not in a lesson folder like lessons/06-name/")
+    name = file.stem
+    return [
+        f'!!! run "Run it: `{name}`"',
+        "",
+        "    ```bash",
+        f"    launchpad lesson {lesson.group(1)} {name}",
+        "    ```",
+        "",
+        f"    or `python {path}`. Add `--json` to print only what the run measured.",
+        "",
+        f'??? example "The demo\'s code: `{path}`"',
+        "",
+        f'    ```python title="{path}"',
+        f'    --8<-- "{path}"',
+        "    ```",
+        "",
+    ]
 
 
 def _directives(markdown: str) -> list[re.Match[str]]:
@@ -209,31 +291,51 @@ def on_config(config: Any) -> Any:
 
 
 def on_files(files: Any, config: Any) -> Any:
-    """Learn which page shows which file and heading, so links can be pointed at pages."""
+    """Learn which page shows which file and heading, so links can be pointed at pages.
+
+    A file shown on several pages is linked to the most specific one: its API reference
+    page, else the page that runs it as a demo, else the page that shows all of it (or its
+    introduction), else a page with a snippet or a section of it.
+    """
     _file_pages.clear()
     _heading_pages.clear()
+    candidates: list[tuple[int, str, str]] = []  # (rank, repo path, page)
     for file in sorted(files.documentation_pages(), key=lambda f: f.src_uri):
+        page = file.src_uri
         text = Path(file.abs_src_path).read_text(encoding="utf-8")
         for line in text.splitlines():
+            module = MODULE_DIRECTIVE.match(line.strip())
+            if module:
+                base = module.group("module").replace(".", "/")
+                candidates += [(0, path, page) for path in (f"{base}.py", f"{base}/__init__.py", base)]
+            demo = DEMO.match(line.strip())
+            if demo:
+                candidates.append((1, demo.group("path"), page))
             snippet = SNIPPET.match(line)
             if snippet:
-                _file_pages.setdefault(snippet.group("path"), file.src_uri)
+                candidates.append((3, snippet.group("path"), page))
         for match in _directives(text):
             path, wanted = match.group("path"), match.group("heading")
-            if wanted in (None, "", INTRO) or path not in _file_pages:
-                _file_pages.setdefault(path, file.src_uri)
+            whole = wanted in (None, "", INTRO)
+            candidates.append((2 if whole else 4, path, page))
             _, _, inner = _extract(path, wanted)
-            if wanted not in (None, "", INTRO):
-                heading = next(h for h in _headings(_read(path)) if _normalise(wanted) in _normalise(h.text))
-                _heading_pages.setdefault((path, heading.text), (file.src_uri, None))
+            if not whole:
+                heading = _matching(_headings(_read(path)), wanted)[0]
+                _heading_pages.setdefault((path, heading.text), (page, None))
             for h in inner:
-                _heading_pages.setdefault((path, h.text), (file.src_uri, slugify(h.text, "-")))
+                _heading_pages.setdefault((path, h.text), (page, slugify(h.text, "-")))
+    for _, path, page in sorted(candidates, key=lambda c: c[0]):
+        _file_pages.setdefault(path, page)
     return files
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     out: list[str] = []
     for line in markdown.splitlines():
+        demo = DEMO.match(line.strip())
+        if demo:
+            out.extend(_demo_block(demo.group("path")))
+            continue
         match = DIRECTIVE.match(line.strip())
         if not match:
             out.append(line)
@@ -241,5 +343,6 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
         path, wanted = match.group("path"), match.group("heading")
         part, level, _ = _extract(path, wanted)
         part = _shift_headings(part, level)
+        part = _snippets_for_copies(part)
         out.extend(_rewrite_links(part, path, page.file.src_uri))
     return "\n".join(out) + "\n"

@@ -1,0 +1,53 @@
+"""Fixtures for the docs site: one strict build per test session, served on loopback.
+
+The site is built once into a temporary folder (``mkdocs build --strict``, as
+``launchpad docs build`` and ``.ci/run`` do) and shared by every docs test.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from docs_site import Build, run_mkdocs_build
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    """The site, built strictly once for the whole session."""
+    site = tmp_path_factory.mktemp("site")
+    proc = run_mkdocs_build(site)
+    return Build(site=site, returncode=proc.returncode, output=proc.stdout + proc.stderr)
+
+
+@pytest.fixture(scope="session")
+def good_site(built_site: Build) -> Build:
+    """The built site, for tests that need it to exist (the build test reports why not)."""
+    if built_site.returncode != 0:
+        pytest.fail("mkdocs build --strict failed; see test_docs_build", pytrace=False)
+    return built_site
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def site_url(good_site: Build) -> Iterator[str]:
+    """The built site served over HTTP on 127.0.0.1, on a free port."""
+    handler = functools.partial(_QuietHandler, directory=str(good_site.site))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="docs-site", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

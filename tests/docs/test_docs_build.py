@@ -1,0 +1,210 @@
+"""The docs site builds with ``--strict``, and strict really catches broken docs.
+
+`mkdocs build --strict` only fails on warnings, so these tests also prove that the settings
+that turn broken links, anchors and snippet paths into warnings are in force: a tiny site
+that inherits ``mkdocs.yml`` and has one mistake must fail to build.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from docs_site import MKDOCS_BUILD, MKDOCS_YML, REPO, Build
+
+DOCS = REPO / "docs"
+SNIPPET_LINE = re.compile(r"""^\s*-+8<-+\s+["'](?P<spec>[^"']+)["']\s*$""")
+
+
+def test_site_builds_strictly_without_warnings(built_site: Build) -> None:
+    assert built_site.returncode == 0, built_site.output[-4000:]
+    warnings = [line for line in built_site.output.splitlines() if "WARNING" in line]
+    assert warnings == []
+    assert (built_site.site / "index.html").is_file()
+    assert (built_site.site / "search" / "search_index.json").is_file()
+
+
+def test_every_markdown_page_is_built(good_site: Build) -> None:
+    """validation.omitted_files=warn makes a page outside the nav fail the build; check the rest."""
+    for md in DOCS.rglob("*.md"):
+        rel = md.relative_to(DOCS)
+        if rel.parts[0] == "hooks":
+            continue
+        html = (
+            rel.with_suffix("") / "index.html" if rel.stem != "index" else rel.with_suffix(".html")
+        )
+        assert (good_site.site / html).is_file(), f"{rel} was not built"
+
+
+def test_validation_and_snippet_settings_are_strict() -> None:
+    from mkdocs.config import load_config
+
+    config = load_config(str(MKDOCS_YML))
+    validation = config["validation"]
+    import logging
+
+    assert validation["nav"]["omitted_files"] == logging.WARNING
+    assert validation["links"]["absolute_links"] == logging.WARNING
+    assert validation["links"]["unrecognized_links"] == logging.WARNING
+    assert validation["links"]["anchors"] == logging.WARNING
+    snippets = config["mdx_configs"]["pymdownx.snippets"]
+    assert snippets["check_paths"] is True
+    assert Path(snippets["base_path"]).resolve() == REPO
+    assert config["theme"]["font"] is False, "web fonts would be fetched from a CDN"
+
+
+@pytest.mark.parametrize(
+    ("mistake", "page", "expected"),
+    [
+        ("a link to a missing page", "[lost](nowhere.md)\n", "nowhere.md"),
+        ("a link to a missing anchor", "# Title\n\n[lost](#no-such-heading)\n", "no-such-heading"),
+        (
+            "a snippet section that does not exist",
+            '```python\n--8<-- "launchpad/correlation.py:no-such-section"\n```\n',
+            "no-such-section",
+        ),
+        (
+            "a snippet file that does not exist",
+            '--8<-- "launchpad/no_such_file.py"\n',
+            "no_such_file",
+        ),
+    ],
+)
+def test_strict_build_fails_on(mistake: str, page: str, expected: str, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "index.md").write_text(page, encoding="utf-8")
+    config = tmp_path / "mkdocs.yml"
+    # inherit every setting of the real site; keep only this page and no API pages
+    config.write_text(
+        f"INHERIT: {MKDOCS_YML}\ndocs_dir: {docs}\nnav: [index.md]\nplugins: [search]\n"
+        f"hooks: [{DOCS / 'hooks' / 'sections.py'}]\n"
+        f"theme:\n  custom_dir: {DOCS / 'overrides'}\n"
+        # `!relative $config_dir` resolves against this file: point it back at the repository
+        "markdown_extensions:\n  - pymdownx.snippets:\n"
+        f"      base_path: {REPO}\n      check_paths: true\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        [*MKDOCS_BUILD, "-f", str(config), "--site-dir", str(tmp_path / "site")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0, f"{mistake} did not fail the build"
+    assert expected in proc.stdout + proc.stderr
+
+
+def test_kit_code_is_included_by_named_section_never_pasted() -> None:
+    """Code on the site comes from real files: snippets by name, no hand-pasted Python."""
+    for md in DOCS.rglob("*.md"):
+        text = md.read_text(encoding="utf-8")
+        for line in text.splitlines():
+            match = SNIPPET_LINE.match(line)
+            if match:
+                spec = match.group("spec")
+                path, _, section = spec.partition(":")
+                assert (REPO / path).is_file(), f"{md.name}: {path} does not exist"
+                assert not re.fullmatch(r"[\d:,-]*", section) or not section, (
+                    f"{md.name}: {spec} includes by line numbers; name a section instead"
+                )
+        for block in re.findall(r"^```(?:python|py)\b[^\n]*\n(.*?)^```", text, re.M | re.S):
+            code = [ln for ln in block.splitlines() if ln.strip()]
+            assert all(SNIPPET_LINE.match(ln) for ln in code), (
+                f"{md.relative_to(DOCS)} has Python pasted by hand:\n{block}"
+            )
+
+
+def test_settings_table_matches_the_config_module() -> None:
+    """getting-started.md lists every environment variable with its real default."""
+    from launchpad.config import ENV_NAMES, Settings
+
+    page = (DOCS / "getting-started.md").read_text(encoding="utf-8")
+    for field, variable in ENV_NAMES.items():
+        assert f"`{variable}`" in page, f"getting-started.md does not mention {variable}"
+        default = Settings.model_fields[field].default
+        if default is not None:
+            assert f"`{default}`" in page, f"{variable}'s default {default!r} not on the page"
+
+
+REFERENCE_MODULES = [
+    "launchpad.correlation",
+    "launchpad.logging",
+    "launchpad.redis",
+    "launchpad.config",
+    "launchpad.http.client",
+    "launchpad.http.web",
+    "launchpad.http.serve",
+    "launchpad.gateway",
+    "launchpad.queue",
+    "launchpad.services",
+]
+
+
+def test_reference_has_a_page_for_each_public_module() -> None:
+    """Once a module of the public API exists, the reference must document it."""
+    directives = "\n".join(p.read_text(encoding="utf-8") for p in (DOCS / "reference").glob("*.md"))
+    for module in REFERENCE_MODULES:
+        if importlib.util.find_spec(module) is None:
+            continue
+        assert re.search(rf"^::: {re.escape(module)}\s*$", directives, re.M), (
+            f"{module} exists but docs/reference has no '::: {module}' page"
+        )
+
+
+def _load_hook() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "docs_sections_hook", DOCS / "hooks" / "sections.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_section_hook_cuts_sections_at_headings_outside_code(tmp_path: Path) -> None:
+    hook = _load_hook()
+    hook._repo_root = tmp_path
+    (tmp_path / "lesson").mkdir()
+    (tmp_path / "lesson" / "README.md").write_text(
+        "# Lesson\n\nIntro text.\n\n## Sync calls\n\nSee [the demo](demo.py) and "
+        "[async](#async-jobs).\n\n```python\n# not a heading\n```\n\n### Timeouts\n\nThree "
+        "seconds.\n\n## Async jobs\n\nLater.\n",
+        encoding="utf-8",
+    )
+    lines, level, inner = hook._extract("lesson/README.md", "sync")
+    assert level == 2
+    assert [h.text for h in inner] == ["Timeouts"]
+    assert "# not a heading" in lines and "Later." not in lines
+    assert "## Timeouts" in hook._shift_headings(lines, level)
+    intro, _, _ = hook._extract("lesson/README.md", "_intro")
+    assert [ln for ln in intro if ln] == ["Intro text."]
+    with pytest.raises(Exception, match="no heading"):
+        hook._extract("lesson/README.md", "gateway")
+
+    hook._file_pages.clear()
+    hook._heading_pages.clear()
+    hook._heading_pages[("lesson/README.md", "Async jobs")] = ("lesson/async.md", None)
+    out = "\n".join(hook._rewrite_links(lines, "lesson/README.md", "lesson/sync.md"))
+    assert "[async](async.md)" in out
+    assert "the demo (`lesson/demo.py`)" in out, "a file with no page is shown as its path"
+
+
+def test_docs_cli_builds_the_site(tmp_path: Path) -> None:
+    """`launchpad docs build` is the documented way to build; it finds mkdocs.yml itself."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "launchpad.cli", "docs", "build", "--site-dir", str(tmp_path / "s")],
+        cwd=REPO / "docs",
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert (tmp_path / "s" / "index.html").is_file()
