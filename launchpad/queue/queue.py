@@ -58,11 +58,12 @@ def _check_job_id(job_id: Any) -> str:
     return job_id
 
 
-def _to_json(data: Any) -> str:
+def _to_json(data: Any) -> tuple[str, Any]:
+    """``data`` as JSON text, and as the plain value a worker will see (models dumped)."""
     if isinstance(data, BaseModel):
         data = data.model_dump(mode="json")
     try:
-        return json.dumps(data, allow_nan=False, separators=(",", ":"))
+        return json.dumps(data, allow_nan=False, separators=(",", ":")), data
     except (TypeError, ValueError) as exc:
         raise TypeError(
             "job data must be JSON-serialisable (dict, list, str, number, bool, None "
@@ -126,11 +127,11 @@ class Queue:
 
     def _prepare(
         self, name: Any, data: Any, job_id: Any, attempts: Any, backoff: Any, delay: Any
-    ) -> tuple[str, str, int]:
+    ) -> tuple[tuple[str, str, int], Job]:
         """Check everything and build the script's arguments; raises before Redis is touched."""
         if not isinstance(name, str) or not name:
             raise ValueError(f"job name must be a non-empty str, not {name!r}")
-        payload = _to_json(data)
+        payload, data = _to_json(data)
         defaults = self.default_job_options
         bo = parse_backoff(backoff) if backoff is not None else defaults["backoff"]
         first_delay = _delay(delay if delay is not None else defaults["delay"])
@@ -140,20 +141,22 @@ class Queue:
             "delay": first_delay,
         }
         # The data is already JSON text: splice it in rather than parse and dump it again.
-        cid = json.dumps(current_correlation_id())
+        cid = current_correlation_id()
         meta = json.dumps(opts, separators=(",", ":"))
-        record = f'{{"name":{json.dumps(name)},"data":{payload},"opts":{meta},"cid":{cid}}}'
-        return ("" if job_id is None else _check_job_id(job_id)), record, first_delay
-
-    def _job_from_add(self, reply: list[Any]) -> Job:
-        job_id, record, duplicate, state, added = reply
-        return Job.from_record(
-            str(job_id),
-            record,
-            duplicate=bool(int(duplicate)),
-            state=JobState(state),
-            added_at=int(added),
+        record = (
+            f'{{"name":{json.dumps(name)},"data":{payload},"opts":{meta},"cid":{json.dumps(cid)}}}'
         )
+        checked_id = "" if job_id is None else _check_job_id(job_id)
+        job = Job(id=checked_id, name=name, data=data, opts=opts, correlation_id=cid)
+        return (checked_id, record, first_delay), job
+
+    def _job_from_add(self, reply: list[Any], job: Job) -> Job:
+        """The added job: ``job`` as built here, or the one found under its id."""
+        job_id, duplicate, state, added, existing = reply
+        if int(duplicate):
+            job = Job.from_record(str(job_id), existing, duplicate=True)
+        job.id, job.state, job.added_at = str(job_id), JobState(state), int(added)
+        return job
 
     # --8<-- [start:add]
     def add(
@@ -177,8 +180,8 @@ class Queue:
             backoff: wait between attempts: ``{"type": "fixed"|"exponential", "delay": ms}``.
             delay: ms to wait before the first run.
         """
-        args = self._prepare(name, data, job_id, attempts, backoff, delay)
-        job = self._job_from_add(self.scripts.run("add_job", *args)[0])
+        args, job = self._prepare(name, data, job_id, attempts, backoff, delay)
+        job = self._job_from_add(self.scripts.run("add_job", *args)[0], job)
         self._after_add([job])
         return job
 
@@ -210,8 +213,12 @@ class Queue:
             )
         added: list[Job] = []
         for start in range(0, len(prepared), BULK_CHUNK):
-            args = [arg for job_args in prepared[start : start + BULK_CHUNK] for arg in job_args]
-            added += [self._job_from_add(reply) for reply in self.scripts.run("add_job", *args)]
+            chunk = prepared[start : start + BULK_CHUNK]
+            args = [arg for job_args, _ in chunk for arg in job_args]
+            replies = self.scripts.run("add_job", *args)
+            added += [
+                self._job_from_add(r, job) for r, (_, job) in zip(replies, chunk, strict=True)
+            ]
         self._after_add(added)
         return added
 
