@@ -115,11 +115,18 @@ def upstream_headers(
     scheme: str,
     host: str | None,
     content_length: int | None,
+    upstream_host: str | None = None,
 ) -> Headers:
-    """The headers the upstream receives: end-to-end client headers, then the gateway's."""
+    """The headers the upstream receives: end-to-end client headers, then the gateway's.
+
+    ``upstream_host`` becomes ``Host`` (the upstream's own name, like ``changeOrigin``);
+    the client's ``Host`` travels as ``X-Forwarded-Host``.
+    """
     kept = end_to_end(client)
     client_xff = ",".join(v for n, v in kept if n == "x-forwarded-for") or None
     out = [(n, v) for n, v in kept if n not in _GATEWAY_OWNED]
+    if upstream_host:
+        out.insert(0, ("host", upstream_host))
     out.append((CORRELATION_HEADER, correlation_id))
     out.append(("x-forwarded-by", "gateway"))
     out.append(("x-forwarded-for", forwarded_for(client_xff, peer)))

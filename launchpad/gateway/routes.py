@@ -33,6 +33,7 @@ class Route:
     transport: httpx.BaseTransport | None = field(default=None, compare=False, repr=False)
     name: str = ""
     segments: tuple[str, ...] = field(init=False, compare=False, repr=False)
+    netloc: str = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         try:
@@ -51,6 +52,7 @@ class Route:
         object.__setattr__(self, "prefix", checked.path.rstrip("/") or "/")
         object.__setattr__(self, "segments", checked.segments)
         object.__setattr__(self, "target", f"{url.scheme}://{url.netloc.decode('ascii')}")
+        object.__setattr__(self, "netloc", url.netloc.decode("ascii"))
         if not self.name:
             object.__setattr__(self, "name", checked.segments[0] if checked.segments else "root")
 
