@@ -45,12 +45,14 @@ class GradingOptions:
     Attributes:
         call_timeout: seconds the submission is told to allow each service call; the
             grader's fault checks expect an answer soon after it.
+        load_timeout: seconds that importing the submission and ``create_app`` may take.
         redis_url: ``None`` = embedded Redis (the default: hermetic and fast).
         visible_only: run only the visible checks (``launchpad check``).
         only: run only these check names (debugging a single check).
     """
 
     call_timeout: float = 0.5
+    load_timeout: float = 10.0
     redis_url: str | None = None
     visible_only: bool = False
     only: frozenset[str] = field(default_factory=frozenset)

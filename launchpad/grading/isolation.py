@@ -56,6 +56,8 @@ def _child_command(
         exercise,
         "--call-timeout",
         str(options.call_timeout),
+        "--load-timeout",
+        str(options.load_timeout),
     ]
     if options.redis_url:
         cmd += ["--redis-url", options.redis_url]
@@ -240,6 +242,7 @@ def child_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--events", type=Path, required=True)
     parser.add_argument("--exercise", default="checkout")
     parser.add_argument("--call-timeout", type=float, default=GradingOptions.call_timeout)
+    parser.add_argument("--load-timeout", type=float, default=GradingOptions.load_timeout)
     parser.add_argument("--redis-url", default=None)
     parser.add_argument("--visible-only", action="store_true")
     parser.add_argument("--only", action="append", default=[])
@@ -247,6 +250,7 @@ def child_main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     options = GradingOptions(
         call_timeout=args.call_timeout,
+        load_timeout=args.load_timeout,
         redis_url=args.redis_url,
         visible_only=args.visible_only,
         only=frozenset(args.only),

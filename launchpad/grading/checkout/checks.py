@@ -481,7 +481,7 @@ def replay_same_order(lab: CheckoutLab) -> None:
 def job_ids_from_order(lab: CheckoutLab) -> None:
     key = lab.new_key()
     called = f"two concurrent {POST} with Idempotency-Key {key!r}"
-    lab.payment.gather_count, lab.payment.gather_wait = 2, lab.call_timeout * 0.6
+    lab.payment.gather_count, lab.payment.gather_wait = 2, lab.call_timeout * 0.8
     lab.payment.set_mode("gather")  # both requests pass the charge together
     replies: list[Reply] = []
     threads = [

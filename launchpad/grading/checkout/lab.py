@@ -314,9 +314,10 @@ class CheckoutLab:
 
         thread = threading.Thread(target=run, name="create-app", daemon=True)
         thread.start()
-        thread.join(10)
+        thread.join(self.options.load_timeout)
         if thread.is_alive():
-            self.app_error = "create_app(env) did not return within 10 s"
+            limit = self.options.load_timeout
+            self.app_error = f"create_app(env) did not return within {limit:g} s"
         elif "error" in box:
             roots = (self.submission.folder,)
             self.app_error = "create_app(env) raised " + describe_exception(box["error"], roots)
