@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from gateway_upstream import Upstream
 
@@ -54,3 +55,10 @@ def gateway_logs() -> Iterator[CollectingHandler]:
     yield handler
     logger.removeHandler(handler)
     logger.setLevel(old_level)
+
+
+@pytest.fixture(scope="session")
+def http() -> Iterator[httpx.Client]:
+    """One client for the whole run (making an httpx.Client costs ~0.1 s: its TLS setup)."""
+    with httpx.Client(timeout=10) as client:
+        yield client

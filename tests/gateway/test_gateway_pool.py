@@ -20,6 +20,7 @@ from launchpad.http.serve import RunningServer, serve
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes
     server: _KeepAliveServer
 
     def setup(self) -> None:
@@ -71,41 +72,44 @@ def front(keepalive: _KeepAliveServer) -> Iterator[RunningServer]:
 
 
 def test_sequential_requests_share_one_upstream_connection(
-    front: RunningServer, keepalive: _KeepAliveServer
+    http: httpx.Client, front: RunningServer, keepalive: _KeepAliveServer
 ) -> None:
     for _ in range(20):
-        assert httpx.get(front.url + "/auth/x").text == "ok"
+        assert http.get(front.url + "/auth/x").text == "ok"
     assert keepalive.connections == 1
 
 
 def test_a_connection_the_upstream_closed_is_not_reused(
-    front: RunningServer, keepalive: _KeepAliveServer
+    http: httpx.Client, front: RunningServer, keepalive: _KeepAliveServer
 ) -> None:
     keepalive.close_after_each = True
     for _ in range(5):
-        assert httpx.get(front.url + "/auth/x").status_code == 200
+        assert http.get(front.url + "/auth/x").status_code == 200
     assert keepalive.connections == 5
 
 
 def test_a_stale_connection_is_retried_once_for_a_request_without_body(
-    front: RunningServer, keepalive: _KeepAliveServer, monkeypatch: pytest.MonkeyPatch
+    http: httpx.Client,
+    front: RunningServer,
+    keepalive: _KeepAliveServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The race the hang-up check cannot see: the server closes as we reuse."""
     monkeypatch.setattr(upstream_module, "_hung_up", lambda conn: False)
     keepalive.close_after_each = True
-    assert httpx.get(front.url + "/auth/x").status_code == 200
-    assert httpx.get(front.url + "/auth/x").status_code == 200  # stale, then retried fresh
-    r = httpx.post(front.url + "/auth/x", content=b"once")  # a body is never sent twice
+    assert http.get(front.url + "/auth/x").status_code == 200
+    assert http.get(front.url + "/auth/x").status_code == 200  # stale, then retried fresh
+    r = http.post(front.url + "/auth/x", content=b"once")  # a body is never sent twice
     assert r.status_code == 502
 
 
 def test_a_half_read_body_drops_the_connection(
-    front: RunningServer, keepalive: _KeepAliveServer
+    http: httpx.Client, front: RunningServer, keepalive: _KeepAliveServer
 ) -> None:
-    with httpx.stream("GET", front.url + "/auth/big") as r:
+    with http.stream("GET", front.url + "/auth/big") as r:
         r.iter_raw(1024).__next__()  # read a little, then hang up
     for _ in range(3):
-        assert httpx.get(front.url + "/auth/x").text == "ok"
+        assert http.get(front.url + "/auth/x").text == "ok"
     assert keepalive.connections == 2  # the half-read one was closed, not pooled
 
 

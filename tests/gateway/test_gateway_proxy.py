@@ -23,8 +23,10 @@ from launchpad.http.serve import RunningServer, serve
 from launchpad.logging import CollectingHandler
 
 
-def test_forwards_with_the_gateway_headers(gateway_server: RunningServer) -> None:
-    r = httpx.post(
+def test_forwards_with_the_gateway_headers(
+    http: httpx.Client, gateway_server: RunningServer
+) -> None:
+    r = http.post(
         gateway_server.url + "/auth/echo?x=1&y=%2F",
         content=b"hello",
         headers={"x-correlation-id": "demo-42", "authorization": "Bearer t0k"},
@@ -44,22 +46,26 @@ def test_forwards_with_the_gateway_headers(gateway_server: RunningServer) -> Non
 
 
 def test_host_is_reset_to_the_upstream(
-    gateway_server: RunningServer, upstream_server: RunningServer
+    http: httpx.Client, gateway_server: RunningServer, upstream_server: RunningServer
 ) -> None:
-    r = httpx.get(gateway_server.url + "/auth/echo", headers={"host": "evil.example"})
+    r = http.get(gateway_server.url + "/auth/echo", headers={"host": "evil.example"})
     assert header_values(r.json(), "host") == [f"127.0.0.1:{upstream_server.port}"]
     assert header_values(r.json(), "x-forwarded-host") == ["evil.example"]
 
 
-def test_a_missing_correlation_id_is_made_and_echoed(gateway_server: RunningServer) -> None:
-    r = httpx.get(gateway_server.url + "/notifications/echo")
+def test_a_missing_correlation_id_is_made_and_echoed(
+    http: httpx.Client, gateway_server: RunningServer
+) -> None:
+    r = http.get(gateway_server.url + "/notifications/echo")
     made = r.headers["x-correlation-id"]
     assert len(made) == 36
     assert header_values(r.json(), "x-correlation-id") == [made]
 
 
-def test_authx_is_not_auth(gateway_server: RunningServer, upstream: Upstream) -> None:
-    r = httpx.get(gateway_server.url + "/authx/echo")
+def test_authx_is_not_auth(
+    http: httpx.Client, gateway_server: RunningServer, upstream: Upstream
+) -> None:
+    r = http.get(gateway_server.url + "/authx/echo")
     assert r.status_code == 404
     body = r.json()
     assert body["correlation_id"] == r.headers["x-correlation-id"]
@@ -103,7 +109,9 @@ def test_absolute_form_is_refused(
     assert upstream.hits == 0
 
 
-def test_hop_by_hop_headers_are_stripped_both_ways(gateway_server: RunningServer) -> None:
+def test_hop_by_hop_headers_are_stripped_both_ways(
+    http: httpx.Client, gateway_server: RunningServer
+) -> None:
     request = (
         "GET /auth/echo HTTP/1.1\r\nHost: gw\r\n"
         "Connection: keep-alive, x-correlation-id, x-forwarded-by, x-secret\r\n"
@@ -123,7 +131,7 @@ def test_hop_by_hop_headers_are_stripped_both_ways(gateway_server: RunningServer
     assert header_values(echo, "x-forwarded-by") == ["gateway"]
     assert headers["x-correlation-id"] == "client-7"
 
-    r = httpx.get(gateway_server.url + "/auth/hop")
+    r = http.get(gateway_server.url + "/auth/hop")
     assert r.text == "ok"
     for hop in ("x-internal", "keep-alive", "proxy-authenticate", "trailer", "upgrade"):
         assert hop not in r.headers
@@ -131,9 +139,9 @@ def test_hop_by_hop_headers_are_stripped_both_ways(gateway_server: RunningServer
 
 
 def test_spoofed_forwarded_for_is_kept_as_a_claim_and_the_peer_is_logged(
-    gateway_server: RunningServer, gateway_logs: CollectingHandler
+    http: httpx.Client, gateway_server: RunningServer, gateway_logs: CollectingHandler
 ) -> None:
-    r = httpx.get(
+    r = http.get(
         gateway_server.url + "/auth/echo",
         headers={"x-forwarded-for": "6.6.6.6, not-an-ip", "forwarded": "for=6.6.6.6"},
     )
@@ -228,15 +236,16 @@ def test_expect_100_continue_still_gets_the_gateway_headers(
 
 
 def test_chunked_upload_and_content_encoding_pass_through_raw(
+    http: httpx.Client,
     gateway_server: RunningServer,
 ) -> None:
     def pieces():  # type: ignore[no-untyped-def]
         yield b"a" * 1000
         yield b"b" * 2345
 
-    r = httpx.post(gateway_server.url + "/auth/upload", content=pieces())
+    r = http.post(gateway_server.url + "/auth/upload", content=pieces())
     assert r.json() == {"received": 3345}
-    with httpx.stream("GET", gateway_server.url + "/auth/gzip") as r:
+    with http.stream("GET", gateway_server.url + "/auth/gzip") as r:
         raw = b"".join(r.iter_raw())
     assert r.headers["content-encoding"] == "gzip"
     assert raw == GZIP_BODY  # still compressed: the gateway never decoded it
@@ -267,10 +276,10 @@ def test_fifty_concurrent_requests_all_succeed(gateway_server: RunningServer) ->
 
 
 def test_a_hung_upstream_gives_504_within_its_timeout(
-    gateway_server: RunningServer, gateway_logs: CollectingHandler
+    http: httpx.Client, gateway_server: RunningServer, gateway_logs: CollectingHandler
 ) -> None:
     started = time.monotonic()
-    r = httpx.get(gateway_server.url + "/auth/hang", timeout=10)
+    r = http.get(gateway_server.url + "/auth/hang", timeout=10)
     elapsed = time.monotonic() - started
     assert r.status_code == 504
     assert 0.9 <= elapsed < 3.0  # upstream_timeout=1.0 plus a margin for a loaded machine
@@ -280,7 +289,7 @@ def test_a_hung_upstream_gives_504_within_its_timeout(
     assert line["upstream"] == "auth" and line["level"] == "warning"
 
 
-def test_a_stopped_upstream_gives_502_fast() -> None:
+def test_a_stopped_upstream_gives_502_fast(http: httpx.Client) -> None:
     # A bound socket that never listens: every connection to it is refused.
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
@@ -289,9 +298,9 @@ def test_a_stopped_upstream_gives_502_fast() -> None:
         url = f"http://127.0.0.1:{port}"
         with Gateway([Route("/auth", url)], upstream_timeout=2.0) as gw, serve(gw) as server:
             started = time.monotonic()
-            r = httpx.get(server.url + "/auth/login")
+            r = http.get(server.url + "/auth/login")
             assert time.monotonic() - started < 1.5  # refused at once, not after the timeout
-            health = httpx.get(server.url + "/health")
+            health = http.get(server.url + "/health")
     finally:
         closed.close()
     assert r.status_code == 502
@@ -300,7 +309,7 @@ def test_a_stopped_upstream_gives_502_fast() -> None:
     assert health.json()["upstreams"][0]["status"] == "down"
 
 
-def test_an_upstream_that_resets_gives_502() -> None:
+def test_an_upstream_that_resets_gives_502(http: httpx.Client) -> None:
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(5)
 
@@ -314,7 +323,7 @@ def test_an_upstream_that_resets_gives_502() -> None:
     try:
         url = f"http://127.0.0.1:{listener.getsockname()[1]}"
         with Gateway([Route("/auth", url)], upstream_timeout=2.0) as gw, serve(gw) as server:
-            r = httpx.get(server.url + "/auth/login")
+            r = http.get(server.url + "/auth/login")
     finally:
         thread.join(5)
         listener.close()
@@ -322,8 +331,8 @@ def test_an_upstream_that_resets_gives_502() -> None:
     assert "closed the connection without answering" in r.json()["message"]
 
 
-def test_health_reports_each_upstream(gateway_server: RunningServer) -> None:
-    r = httpx.get(gateway_server.url + "/health")
+def test_health_reports_each_upstream(http: httpx.Client, gateway_server: RunningServer) -> None:
+    r = http.get(gateway_server.url + "/health")
     assert r.status_code == 200
     report = r.json()
     assert report["status"] == "ok"
