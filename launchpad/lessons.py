@@ -18,6 +18,7 @@ import contextlib
 import importlib.util
 import io
 import json
+import logging
 import os
 import re
 import sys
@@ -177,20 +178,41 @@ def _run_all_json(lesson: Lesson) -> int:
     return worst
 
 
-def _run_all(lesson: Lesson, console: Console) -> int:
-    """The lesson as one story: an intro, each demo in turn, and what was seen."""
+def _redis_check() -> tuple[str, str | None]:
+    """Which Redis the demos will use, and why it cannot be used (``None`` if it can)."""
     from launchpad.redis import create_redis_connection, describe
 
-    conn = create_redis_connection("lesson")
+    quiet = logging.NullHandler()  # the message below says it all; no raw log line
+    logging.getLogger("launchpad").addHandler(quiet)
+    try:
+        return _ping_redis(create_redis_connection, describe)
+    finally:
+        logging.getLogger("launchpad").removeHandler(quiet)
+
+
+def _ping_redis(create: Any, describe: Any) -> tuple[str, str | None]:
+    try:
+        conn = create("lesson")
+    except Exception as exc:  # a bad REDIS_URL, say
+        return "?", f"{type(exc).__name__}: {exc}"
     where = describe(conn)
-    conn.close()
+    try:
+        conn.ping()
+        return where, None
+    except Exception as exc:
+        return where, str(exc)
+    finally:
+        conn.close()
+
+
+def _run_all(lesson: Lesson, console: Console, where: str) -> int:
+    """The lesson as one story: an intro, each demo in turn, and what was seen."""
     total = len(lesson.demos)
     console.print(
         Panel(
             f"[bold]{total} demos[/], one per idea of the lesson. Everything you will see "
-            "happens now, on this machine:\nreal HTTP on loopback ports, a real job queue on "
-            f"Redis ([bold]{where}[/]).\nNo numbers are made up: "
-            "each one was measured in this run.\n\n"
+            "happens now, on this machine: real HTTP on loopback ports and a real job queue "
+            f"on Redis ({where}). No number is made up: each one was measured in this run.\n\n"
             f"Read along: [cyan]{_relative(lesson.path / 'README.md')}[/]",
             title=f"[bold]Lesson {lesson.number} · {lesson.title}[/]",
             title_align="left",
@@ -294,8 +316,14 @@ def lesson_main(argv: list[str]) -> int:
     except LessonNotFound as exc:
         Console(stderr=True).print(f"[red]{exc}[/]")
         return 2
+    where, problem = _redis_check()
+    if problem is not None:
+        Console(stderr=True).print(
+            f"[red]the demos need Redis, and it does not answer:[/] {problem}"
+        )
+        return 2
     if demo is not None:
         return run_demo(lesson, demo, ["--json"] if args.json else [])
     if args.json:
         return _run_all_json(lesson)
-    return _run_all(lesson, Console(highlight=False))
+    return _run_all(lesson, Console(highlight=False), where)

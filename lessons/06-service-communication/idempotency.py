@@ -65,33 +65,33 @@ def make_processor(
     """The welcome-email processor, with or without each defence."""
     runs = {"n": 0}
 
-    def note(who: str, what: str) -> None:
-        events.append((clock(), who, what))
+    def note(what: str) -> None:
+        events.append((clock(), f"run {runs['n']}", what))
 
     # --8<-- [start:check_send_record]
     def process(job: Job) -> dict[str, Any]:
-        runs["n"] += 1
-        who = f"run {runs['n']}"
         log_key = f"{log_prefix}:delivery-log:{job.id}"
         if delivery_log and redis.get(log_key):  # 1. check
-            note(who, "delivery log says: already sent -> skip")
+            note("delivery log says: already sent -> skip")
             return {"skipped": True}
-        receipt = outbox.send(  # 2. send
-            job.data["to"],
-            job.data["subject"],
-            job.data["body"],
-            idempotency_key=job.id if idempotency_key else None,
-        )
-        note(who, "provider: duplicate key, NOT sent" if receipt.duplicate else "email sent")
+        to, subject, text = job.data["to"], job.data["subject"], job.data["body"]
+        key = job.id if idempotency_key else None  # the same on every attempt
+        receipt = outbox.send(to, subject, text, idempotency_key=key)  # 2. send
+        note("provider: key seen, NOT sent again" if receipt.duplicate else "email sent")
         crash("between send and record")
         if delivery_log:
             redis.set(log_key, receipt.message_id)  # 3. record
-            note(who, "delivery recorded")
+            note("delivery recorded")
         crash("before the queue heard back")
         return {"message_id": receipt.message_id}
 
     # --8<-- [end:check_send_record]
-    return process
+
+    def counted(job: Job) -> dict[str, Any]:
+        runs["n"] += 1
+        return process(job)
+
+    return counted
 
 
 def crash_and_retry(

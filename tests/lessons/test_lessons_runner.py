@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,17 @@ def test_one_demo_by_name_with_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert lesson_main(["06", "decision_matrix", "--json"]) == 0
     observed = json.loads(capsys.readouterr().out)
     assert observed["missing_demos"] == []
+
+
+def test_redis_that_does_not_answer_is_one_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as s:  # a port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{port}/0")
+    assert lesson_main(["06", "sync_http"]) == 2
+    captured = capsys.readouterr()
+    assert "the demos need Redis" in captured.err and f"127.0.0.1:{port}" in captured.err
+    assert "unset REDIS_URL" in captured.err.replace("\n", " ")
+    assert "Traceback" not in captured.err + captured.out

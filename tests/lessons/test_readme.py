@@ -1,13 +1,15 @@
 """The lesson's README shows only code that exists: every Python block is a snippet section.
 
 A block starts with ``# from PATH [SECTION]``; the rest must equal the lines between
-``# --8<-- [start:SECTION]`` and ``# --8<-- [end:SECTION]`` in PATH (the docs include the
-same sections), so the README cannot drift from the code. Links to files must resolve.
+``# --8<-- [start:SECTION]`` and ``# --8<-- [end:SECTION]`` in PATH, dedented (the docs
+include the same sections the same way), so the README cannot drift from the code. Links to
+files must resolve.
 """
 
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -24,7 +26,7 @@ def section(path: Path, name: str) -> str:
     text = path.read_text(encoding="utf-8")
     start = text.index(f"# --8<-- [start:{name}]\n") + len(f"# --8<-- [start:{name}]\n")
     end = text.index(f"# --8<-- [end:{name}]", start)
-    return text[start:end].rstrip() + "\n"
+    return textwrap.dedent(text[start:end]).rstrip() + "\n"
 
 
 def test_every_python_block_is_a_real_snippet_section() -> None:
