@@ -37,7 +37,7 @@ def backlog_table(rows: list[list[str]]) -> Table:
 
 
 def body(demo: Demo) -> None:
-    demo.shortened(f"one worker thread, {DELIVERY_DELAY:g} s per email, so the drain is visible")
+    demo.shortened(f"1 worker thread, {DELIVERY_DELAY:g} s per email: a visible drain")
     system = System(
         queue_name=f"lesson06-{uuid.uuid4().hex[:8]}",
         worker=False,  # the notification worker is down

@@ -56,7 +56,7 @@ def body(demo: Demo) -> None:
     hang = Hang(create_auth_app(service), max_seconds=TIMEOUT + 5)
     server = serve(hang, name="auth")
     demo.say(f"auth is listening on [bold]{server.url}[/] (a real socket on loopback)")
-    demo.shortened(f"the call timeout is {TIMEOUT:g} s here; the kit's default is 3 s")
+    demo.shortened(f"a {TIMEOUT:g} s call timeout (the kit's default: 3 s)")
 
     auth = ServiceClient("auth", server.url, timeout=TIMEOUT)
     service.register("ada@example.com", "correct horse battery", "Ada")
