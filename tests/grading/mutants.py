@@ -107,9 +107,9 @@ MUTANTS = [
         "payment_unavailable_503",
         "a refused connection to payment is not handled (500)",
         "        except ServiceError:\n"
-        '            raise ApiError(503, "the payment service is unavailable; try again") from None',
+        '            raise ApiError(503, "the payment service is unavailable; try again")',
         "        except UnexpectedStatus:\n"
-        '            raise ApiError(503, "the payment service is unavailable; try again") from None',
+        '            raise ApiError(503, "the payment service is unavailable; try again")',
     ),
     Mutant(
         "no_jobs_when_charge_fails",
@@ -147,8 +147,8 @@ MUTANTS = [
     Mutant(
         "correlation_forwarded",
         "each request makes a fresh correlation id instead of keeping the gateway's",
-        '        """Place an order: verify, charge, then queue the email and the stock update."""\n',
-        '        """Place an order: verify, charge, then queue the email and the stock update."""\n'
+        'then queue the email and the stock update."""\n',
+        'then queue the email and the stock update."""\n'
         "        with correlation_scope():\n"
         "            return place_order(request, body)\n\n"
         "    def place_order(request: Request, body: CheckoutBody) -> Any:\n",
@@ -190,11 +190,13 @@ EXTRA_EDITS: dict[str, list[tuple[str, str]]] = {
         )
     ],
     "correlation_forwarded": [
-        ("import hashlib\n", "import hashlib\n\nfrom launchpad.correlation import "
-         "correlation_scope\n"),
+        (
+            "import hashlib\n",
+            "import hashlib\n\nfrom launchpad.correlation import correlation_scope\n",
+        ),
     ],
     "email_worker_idempotent": [
-        ('        idempotency_key=f"order-confirmation-{data[\'orderId\']}",\n', ""),
+        ("        idempotency_key=f\"order-confirmation-{data['orderId']}\",\n", ""),
     ],
 }
 

@@ -31,7 +31,8 @@ class CheckoutExercise:
             submission,
             module_file=MODULE_FILE,
             toml_file=DECISIONS_FILE,
-            preload={"provided": provided}, time_limit=options.load_timeout,
+            preload={"provided": provided},
+            time_limit=options.load_timeout,
         )
         lab = CheckoutLab(sub, options, provided)
         try:

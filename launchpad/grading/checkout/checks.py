@@ -101,7 +101,7 @@ def decisions_justified(lab: CheckoutLab) -> Partial:
         why = str((decisions.get(name) or {}).get("why", "")).strip()
         words = why.split()
         if len(words) < MIN_WORDS or "TODO" in why or why.lower() in seen:
-            short.append(f"{name} ({len(words)} words)")
+            short.append(f"{name} ({len(words)} word{'' if len(words) == 1 else 's'})")
         seen.add(why.lower())
     good = len(EXPECTED_MODES) - len(short)
     return Partial(
@@ -482,17 +482,26 @@ def job_ids_from_order(lab: CheckoutLab) -> None:
     key = lab.new_key()
     called = f"two concurrent {POST} with Idempotency-Key {key!r}"
     lab.payment.gather_count, lab.payment.gather_wait = 2, lab.call_timeout * 0.8
+    lab.require_app()
     lab.payment.set_mode("gather")  # both requests pass the charge together
     replies: list[Reply] = []
-    threads = [
-        threading.Thread(target=lambda: replies.append(lab.post_checkout(key=key)))
-        for _ in range(2)
-    ]
+
+    def send() -> None:
+        replies.append(lab.post_checkout(key=key))
+
+    threads = [threading.Thread(target=send, daemon=True) for _ in range(2)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(lab.deadline + 1)
     lab.payment.set_mode("ok")
+    if len(replies) != 2:
+        raise CheckFailed(
+            "a concurrent request got no answer",
+            called=called,
+            got=f"{len(replies)} answers",
+            expected="2 answers",
+        )
     for reply in replies:
         _expect(reply, {200, 201}, called, "2xx for both", "a concurrent retry failed")
     adds = [f"{a.name} job_id={a.requested_id!r}" for a in lab.jobs_added()]
