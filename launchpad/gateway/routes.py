@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-
-import httpx
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from launchpad.gateway.paths import CheckedPath, PathRejected, check_target
+
+if TYPE_CHECKING:  # only in-process routes need httpx, and they bring their own transport
+    import httpx
 
 __all__ = ["Route", "RouteTable"]
 
@@ -42,8 +45,12 @@ class Route:
             raise ValueError(f"route prefix {self.prefix!r} is not a plain path: {exc}") from None
         if checked.query:
             raise ValueError(f"route prefix {self.prefix!r} must not have a query string")
-        url = httpx.URL(self.target)
-        if url.scheme not in ("http", "https") or not url.host:
+        url = urlsplit(self.target)
+        try:
+            url.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            raise ValueError(f"route target {self.target!r} has a bad port") from None
+        if url.scheme not in ("http", "https") or not url.hostname or "@" in url.netloc:
             raise ValueError(f"route target {self.target!r} must be an http(s)://host[:port] URL")
         if url.path not in ("", "/") or url.query or url.fragment:
             raise ValueError(
@@ -51,8 +58,8 @@ class Route:
             )
         object.__setattr__(self, "prefix", checked.path.rstrip("/") or "/")
         object.__setattr__(self, "segments", checked.segments)
-        object.__setattr__(self, "target", f"{url.scheme}://{url.netloc.decode('ascii')}")
-        object.__setattr__(self, "netloc", url.netloc.decode("ascii"))
+        object.__setattr__(self, "target", f"{url.scheme}://{url.netloc}")
+        object.__setattr__(self, "netloc", url.netloc)
         if not self.name:
             object.__setattr__(self, "name", checked.segments[0] if checked.segments else "root")
 

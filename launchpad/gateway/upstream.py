@@ -26,10 +26,11 @@ import select
 import threading
 import time
 from collections.abc import Iterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
-import httpx
+if TYPE_CHECKING:  # imported when an HttpxUpstream is made: socket-only gateways start faster
+    import httpx
 
 __all__ = [
     "HttpxUpstream",
@@ -268,6 +269,8 @@ class _HttpxResponse:
         self._response = response
 
     def iter_raw(self) -> Iterator[bytes]:
+        import httpx
+
         try:
             yield from self._response.iter_raw()
         except httpx.TimeoutException:
@@ -283,6 +286,8 @@ class HttpxUpstream:
     """An upstream behind any httpx transport; ``httpx.WSGITransport`` runs it in-process."""
 
     def __init__(self, target: str, transport: httpx.BaseTransport, timeout: float) -> None:
+        import httpx
+
         self.target = target
         # trust_env=False: an HTTP_PROXY variable must not reroute traffic between services.
         self._client = httpx.Client(
@@ -298,6 +303,8 @@ class HttpxUpstream:
         *,
         timeout: float | None = None,
     ) -> UpstreamResponse:
+        import httpx
+
         request = self._client.build_request(
             method, self.target + target, headers=headers, content=body,
             timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
