@@ -81,6 +81,11 @@ def _settings_or_exit(console: Console) -> Settings | None:
         return None
 
 
+def _pick(port: int | None, default: int) -> int:
+    """A port from the command line (0 = any free one) or the default."""
+    return default if port is None else port
+
+
 def _port_in_use(console: Console, exc: OSError, hint: str) -> int:
     console.print(f"[red]cannot listen: {exc.strerror or exc}[/]. {hint}")
     return 1
@@ -101,7 +106,9 @@ def up_main(argv: list[str]) -> int:
         default=0,
         help="add N to every port (3000+N, 3001+N, 3002+N) on a busy machine",
     )
-    parser.add_argument("--gateway-port", type=int, help="default 3000 (GATEWAY_PORT)")
+    parser.add_argument(
+        "--gateway-port", type=int, help="default 3000 (GATEWAY_PORT); 0 = any free port"
+    )
     parser.add_argument("--auth-port", type=int, help="default 3001 (AUTH_PORT)")
     parser.add_argument("--notifications-port", type=int, help="default 3002 (NOTIFICATION_PORT)")
     parser.add_argument(
@@ -124,9 +131,9 @@ def up_main(argv: list[str]) -> int:
         return 2
     off = args.port_offset
     ports = Ports(
-        args.gateway_port or settings.gateway_port + off,
-        args.auth_port or settings.auth_port + off,
-        args.notifications_port or settings.notification_port + off,
+        _pick(args.gateway_port, settings.gateway_port + off),
+        _pick(args.auth_port, settings.auth_port + off),
+        _pick(args.notifications_port, settings.notification_port + off),
     )
     configure_logging(args.log)
     try:
@@ -221,7 +228,7 @@ def serve_main(argv: list[str]) -> int:
             "start redis-server and set REDIS_URL=redis://127.0.0.1:6379.[/]"
         )
     app, default_port, cleanup = builders[args.service](settings, args)
-    port = args.port or default_port
+    port = _pick(args.port, default_port)
     server: RunningServer
     try:
         server = serve(app, port, name=args.service)
