@@ -6,6 +6,9 @@ up from the package, then from the current directory), reads each demo's title f
 docstring without running it, and runs a demo by *path*: it loads the file with importlib
 and calls its ``main(argv) -> int``, the same function ``python <demo>.py`` calls.
 
+In the whole-lesson run, each demo is also given ``--result-file PATH``, where it may write
+one line of what it showed (with its measured numbers) for the recap table at the end.
+
 A lesson folder may hold ``lesson.json`` with ``{"demos": ["name", ...]}`` to fix the order
 of its demos; otherwise they run in name order. Files starting with ``_`` are helpers.
 """
@@ -22,6 +25,7 @@ import logging
 import os
 import re
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -219,31 +223,34 @@ def _run_all(lesson: Lesson, console: Console, where: str) -> int:
             border_style="bright_magenta",
         )
     )
-    results: list[tuple[Demo, int, float]] = []
+    results: list[tuple[Demo, int, float, str]] = []
     for i, demo in enumerate(lesson.demos, start=1):
         console.print()
         console.rule(f"[bold]Part {i} of {total}[/] · {demo.name}", style="bright_magenta")
         started = time.monotonic()
-        try:
-            code = run_demo(lesson, demo, [])
-        except Exception as exc:  # one broken demo must not hide the others
-            console.print_exception(show_locals=False)
-            console.print(f"[red]{demo.name} failed: {type(exc).__name__}: {exc}[/]")
-            code = 1
-        results.append((demo, code, time.monotonic() - started))
+        with tempfile.TemporaryDirectory() as tmp:
+            recap = Path(tmp) / "result.txt"
+            try:
+                code = run_demo(lesson, demo, ["--result-file", str(recap)])
+            except Exception as exc:  # one broken demo must not hide the others
+                console.print_exception(show_locals=False)
+                console.print(f"[red]{demo.name} failed: {type(exc).__name__}: {exc}[/]")
+                code = 1
+            shown = recap.read_text(encoding="utf-8") if recap.is_file() else ""
+        results.append((demo, code, time.monotonic() - started, shown))
 
     table = Table(title="What you just saw", header_style="bold", title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("demo", style="cyan", no_wrap=True)
-    table.add_column("title")
-    table.add_column("time", justify="right")
+    table.add_column("what this run showed")
+    table.add_column("time", justify="right", no_wrap=True)
     table.add_column("", no_wrap=True)
-    for i, (demo, code, seconds) in enumerate(results, start=1):
+    for i, (demo, code, seconds, shown) in enumerate(results, start=1):
         mark = "[green]✔[/]" if code == 0 else "[red]✘[/]"
-        table.add_row(str(i), demo.name, demo.title, f"{seconds:.1f} s", mark)
+        table.add_row(str(i), demo.name, shown or demo.title, f"{seconds:.1f} s", mark)
     console.print()
     console.print(table)
-    total_s = sum(s for _, _, s in results)
+    total_s = sum(r[2] for r in results)
     console.print(
         Panel(
             f"Run one again:   [bold]launchpad lesson {lesson.number} idempotency[/]\n"
@@ -252,10 +259,10 @@ def _run_all(lesson: Lesson, console: Console, where: str) -> int:
             "[bold]launchpad check[/]",
             title=f"[bold]done in {total_s:.1f} s[/]",
             title_align="left",
-            border_style="green" if all(c == 0 for _, c, _ in results) else "red",
+            border_style="green" if all(r[1] == 0 for r in results) else "red",
         )
     )
-    return 0 if all(c == 0 for _, c, _ in results) else 1
+    return 0 if all(r[1] == 0 for r in results) else 1
 
 
 def _relative(path: Path) -> str:

@@ -65,6 +65,7 @@ class Demo:
         self.json_mode = json_mode
         self.console = console or Console(quiet=json_mode, highlight=False)
         self.observations: dict[str, Any] = {}
+        self.summary = ""
         self.started = time.monotonic()
 
     # -- observations: only what this run measured ---------------------------------------
@@ -72,6 +73,10 @@ class Demo:
     def observe(self, **fields: Any) -> None:
         """Record measured facts; they become the ``--json`` output."""
         self.observations.update(fields)
+
+    def headline(self, text: str) -> None:
+        """One line of what this run showed, with its measured numbers (the lesson's recap)."""
+        self.summary = text
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -257,6 +262,8 @@ def run_demo(doc: str | None, body: Callable[[Demo], None], argv: Sequence[str] 
     parser.add_argument(
         "--json", action="store_true", help="print the observations as one JSON object"
     )
+    # the lesson runner asks for the one-line recap here (see launchpad/lessons.py)
+    parser.add_argument("--result-file", help=argparse.SUPPRESS)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     demo = Demo(title, json_mode=args.json)
     conn = create_redis_connection("lesson")
@@ -277,6 +284,9 @@ def run_demo(doc: str | None, body: Callable[[Demo], None], argv: Sequence[str] 
     finally:
         root.removeHandler(quiet)
     demo.observe(elapsed_s=round(demo.elapsed(), 3))
+    if args.result_file:
+        with open(args.result_file, "w", encoding="utf-8") as f:
+            f.write(demo.summary)
     if args.json:
         sys.stdout.write(json.dumps(demo.observations, default=str, sort_keys=True) + "\n")
         sys.stdout.flush()

@@ -83,6 +83,10 @@ def body(demo: Demo) -> None:
             worker_logged_id=any(rec["service"] == "worker" for rec in traced),
         )
         if email_after is not None:
+            demo.headline(
+                f"sign-up answered in {answered * 1000:.0f} ms; the email went out "
+                f"{email_after:.2f} s after the request, from the worker"
+            )
             demo.panel(
                 f"Sign-up answered after {answered * 1000:.0f} ms; the email went out "
                 f"{email_after:.2f} s after the request, by another part of the system. Auth "

@@ -92,6 +92,11 @@ def body(demo: Demo) -> None:
         "which is why every async consumer must be idempotent.",
         title="takeaway",
     )
+    sync = sum(row.pattern.startswith("sync") for row in MATRIX)
+    demo.headline(
+        f"{len(MATRIX)} interactions of LaunchPad: {sync} synchronous, "
+        f"{len(MATRIX) - sync} asynchronous or at-least-once"
+    )
     demo.observe(
         rows=[row._asdict() for row in MATRIX],
         demos_linked=sorted({d for row in MATRIX for d in row.demos}),

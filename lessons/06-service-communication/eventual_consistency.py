@@ -125,6 +125,11 @@ def body(demo: Demo) -> None:
             drained_in_s=round(drained_in, 3),
             emails_per_user=per_user,
         )
+    demo.headline(
+        f"backlog grew to {max(waiting_seen)} while {logins_ok} users could log in; drained to "
+        f"{backlog_after} in {drained_in:.2f} s; emails per user: "
+        f"{sorted(set(per_user.values()))}"
+    )
     demo.panel(
         f"While the worker was down, the users existed and could log in, and their "
         f"{max(waiting_seen)} emails waited safely in Redis. When it came back, the backlog "

@@ -74,6 +74,13 @@ def body(demo: Demo) -> None:
         gateway.close()
         auth_client.close()
         queue.obliterate()
+    obs = demo.observations
+    demo.headline(
+        f"one id in {len(obs['services_logging_id'])} services' logs; "
+        f"{len(obs['stream_arrivals_s'])} pieces streamed; down -> {obs['down']['status']} in "
+        f"{obs['down']['seconds'] * 1000:.0f} ms; hung -> {obs['hanging']['status']} after "
+        f"{obs['hanging']['seconds']:.2f} s"
+    )
     demo.panel(
         "The client talked to one address. The gateway chose the service by path, gave the "
         "request an id every service logged, passed the body through as it came, and said "

@@ -233,6 +233,12 @@ def body(demo: Demo) -> None:
             "verify_after": verify.status_code,
         }
     )
+    n = {label: case["deliveries"] for label, case in observed.items()}
+    demo.headline(
+        f"emails after a crash: {n['A']} without a log, {n['B']} with one; crash in the window: "
+        f"{n['C']}, with an idempotency key: {n['D']}; same job id twice -> 1 job; "
+        f"logout twice -> {answers[0].status_code}, {answers[1].status_code}"
+    )
     demo.panel(
         "A queue delivers at least once, so a job can run twice. A delivery log stops the "
         "repeat when the crash comes after 'record'; only an idempotency key on the side "

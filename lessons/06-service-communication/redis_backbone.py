@@ -147,6 +147,11 @@ def body(demo: Demo) -> None:
         ada_stored=stored,
         ping=healthy,
     )
+    kinds = sorted({s["type"] for snap in moments.values() for s in snap.values()})
+    demo.headline(
+        f"{len(set(all_keys))} keys of one queue ({', '.join(kinds)}), all in cluster slot "
+        f"{slots[0] if len(slots) == 1 else slots}; PING {'ok' if healthy else 'failed'}"
+    )
     demo.panel(
         "A queue is a handful of plain Redis structures: lists for lines of work, sorted sets "
         "for anything ordered by time, hashes for what each job is. Lua scripts move a job "

@@ -110,6 +110,12 @@ def body(demo: Demo) -> None:
         auth.close()
 
     demo.table("case", "status", "what the caller got", "time", rows=rows, title="summary")
+    obs = demo.observations
+    demo.headline(
+        f"401 -> {obs['invalid']['outcome']}; hung auth -> {obs['hanging']['outcome']} after "
+        f"{obs['hanging']['seconds']:.2f} s; stopped auth -> {obs['stopped']['outcome']} in "
+        f"{obs['stopped']['seconds'] * 1000:.0f} ms"
+    )
     demo.panel(
         "Expected failures are values (401 -> None); unexpected ones are errors the caller "
         "can tell apart (ServiceTimeout, ServiceUnavailable). Every call has a deadline.",

@@ -69,3 +69,23 @@ def test_launchpad_lesson_06_runs_end_to_end_and_prints_every_title(lesson06: Le
         assert demo.title in done.stdout, f"missing title: {demo.title}"
     assert "What you just saw" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
+    # the recap repeats numbers measured in this run (asserted in the --json tests above)
+    assert "emails after a crash: 2 without a log, 1 with one" in done.stdout
+    assert "crash in the window: 2, with an idempotency key: 1" in done.stdout
+    assert "down -> 502 in" in done.stdout and "hung -> 504 after" in done.stdout
+
+
+def test_a_demo_runs_as_a_plain_script_by_path() -> None:
+    script = ROOT / "lessons" / "06-service-communication" / "decision_matrix.py"
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    done = subprocess.run(
+        [sys.executable, str(script), "--json"],
+        cwd=ROOT / "docs",  # any directory: the script finds its helper next to itself
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    observed = json.loads(done.stdout)  # stdout is exactly one JSON object
+    assert observed["missing_demos"] == []

@@ -7,6 +7,8 @@ import socket
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from launchpad.lessons import (
     LessonNotFound,
@@ -15,6 +17,7 @@ from launchpad.lessons import (
     find_lessons_dir,
     lesson_main,
     lessons_main,
+    run_demo,
 )
 
 EXPECTED_DEMOS = [
@@ -89,3 +92,25 @@ def test_redis_that_does_not_answer_is_one_clear_error(
     assert "the demos need Redis" in captured.err and f"127.0.0.1:{port}" in captured.err
     assert "unset REDIS_URL" in captured.err.replace("\n", " ")
     assert "Traceback" not in captured.err + captured.out
+
+
+LESSON_06 = find_lesson("06")
+
+
+@given(st.text(max_size=40))
+def test_any_demo_name_is_a_known_demo_or_a_clear_error(name: str) -> None:
+    lesson = LESSON_06
+    try:
+        demo = lesson.demo(name)
+    except LessonNotFound as exc:
+        assert "its demos: sync_http" in str(exc)
+    else:
+        assert demo in lesson.demos
+
+
+def test_the_recap_line_is_written_where_the_runner_asks(tmp_path: Path) -> None:
+    lesson = find_lesson("06")
+    recap = tmp_path / "recap.txt"
+    code = run_demo(lesson, lesson.demo("decision_matrix"), ["--result-file", str(recap)])
+    assert code == 0
+    assert recap.read_text(encoding="utf-8").startswith("6 interactions of LaunchPad")
