@@ -86,8 +86,9 @@ def _pick(port: int | None, default: int) -> int:
     return default if port is None else port
 
 
-def _port_in_use(console: Console, exc: OSError, hint: str) -> int:
-    console.print(f"[red]cannot listen: {exc.strerror or exc}[/]. {hint}")
+def _port_in_use(console: Console, exc: BaseException, hint: str) -> int:
+    reason = getattr(exc, "strerror", None) or "the port is in use"
+    console.print(f"[red]cannot listen: {reason}[/]. {hint}")
     return 1
 
 
@@ -145,7 +146,7 @@ def up_main(argv: list[str]) -> int:
             auth_timeout=settings.http_timeout,
             upstream_timeout=settings.http_timeout,
         )
-    except OSError as exc:
+    except (OSError, SystemExit) as exc:  # werkzeug exits (after saying which port) when busy
         return _port_in_use(console, exc, "Another `launchpad up`? Try --port-offset 10.")
     try:
         _show_system(console, system)
@@ -232,7 +233,7 @@ def serve_main(argv: list[str]) -> int:
     server: RunningServer
     try:
         server = serve(app, port, name=args.service)
-    except OSError as exc:
+    except (OSError, SystemExit) as exc:
         cleanup()
         return _port_in_use(console, exc, "Is it already running? Use --port.")
     console.print(f"[bold]{args.service}[/] listening on {server.url}   (Ctrl-C stops it)")
