@@ -216,7 +216,7 @@ def _run_all(lesson: Lesson, console: Console, where: str) -> int:
         Panel(
             f"[bold]{total} demos[/], one per idea of the lesson. Everything you will see "
             "happens now, on this machine: real HTTP on loopback ports and a real job queue "
-            f"on Redis ({where}). No number is made up: each one was measured in this run.\n\n"
+            f"on Redis, here {where}. No number is made up: each one was measured in this run.\n\n"
             f"Read along: [cyan]{_relative(lesson.path / 'README.md')}[/]",
             title=f"[bold]Lesson {lesson.number} · {lesson.title}[/]",
             title_align="left",

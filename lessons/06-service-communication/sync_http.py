@@ -67,12 +67,16 @@ def body(demo: Demo) -> None:
         with demo.collect_logs() as logs, correlation_scope() as cid:
             demo.step("1. a valid token")
             outcome, user, took = timed_call(auth, token)
-            demo.result(outcome == "user", f"auth answered 200 -> {user}  ({took * 1000:.0f} ms)")
+            who = f"{user['email']}, userId {user['userId'][:8]}..." if user else "?"
+            demo.result(outcome == "user", f"auth answered 200 -> {who}  ({took * 1000:.0f} ms)")
             rows.append(["valid token", "200", outcome, f"{took * 1000:.0f} ms"])
             demo.observe(valid={"outcome": outcome, "user": user, "seconds": round(took, 3)})
             auth_lines = [r for r in logs.records if r["service"] == "auth"]
             caller_lines = [r for r in logs.records if r["service"] in ("client", "notifications")]
-            demo.log_lines(caller_lines + auth_lines, title="the same correlation id on both sides")
+            demo.log_lines(
+                caller_lines + auth_lines,
+                title="one correlation id on both sides (client: notifications' ServiceClient)",
+            )
             demo.observe(
                 correlation={
                     "id": cid,
