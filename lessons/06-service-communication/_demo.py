@@ -111,7 +111,7 @@ class Demo:
         if not events:
             return
         span = max(t for t, _, _ in events) or 1.0
-        width = 24
+        width = 16
         table = Table(title=title, header_style="bold", title_justify="left")
         table.add_column("time", justify="right", style="dim")
         table.add_column("", no_wrap=True)

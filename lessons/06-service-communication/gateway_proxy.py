@@ -120,7 +120,7 @@ def _one_request_many_services(
     )
     cid = r.headers.get("x-correlation-id")
     demo.result(r.status_code == 202, f"POST /notifications -> {r.status_code} {r.json()}")
-    demo.say(f"  the client sent no id; the gateway made one and answered with it: [green]{cid}[/]")
+    demo.say(f"  no id from the client, so the gateway made one: [green]{cid}[/]")
     # the gateway logs a request when it has relayed the last byte, just after the client
     # has it: give that line a moment to land
     wait_until(
