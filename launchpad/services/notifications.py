@@ -25,12 +25,13 @@ from __future__ import annotations
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
+from redis.exceptions import RedisError
 
 from launchpad.correlation import is_safe
 from launchpad.http.client import ServiceClient, ServiceError, ServiceTimeout, verify_token
 from launchpad.http.web import ApiError, CamelModel, Request, WebApp, bearer_token
 from launchpad.logging import get_logger
-from launchpad.queue.job import Job
+from launchpad.queue import InvalidJobId, Job
 
 __all__ = ["QUEUE_NAME", "NotificationQueue", "NotificationService", "create_notifications_app"]
 
@@ -113,7 +114,7 @@ class NotificationService:
         job_id = f"notification-{user.get('userId')}-{key}" if key else None
         try:
             job = self.queue.add("send-notification", data, job_id=job_id)
-        except Exception as exc:
+        except RedisError as exc:
             log.error("could not queue a notification", extra={"error": type(exc).__name__})
             raise ApiError(
                 503, "the queue is unavailable; nothing was queued, try again soon"
@@ -124,7 +125,9 @@ class NotificationService:
     def status(self, job_id: str) -> Job:
         try:
             job = self.queue.get_job(job_id)
-        except Exception as exc:
+        except InvalidJobId:
+            job = None  # an id the queue could never have made is simply not there
+        except RedisError as exc:
             log.error("could not read a job", extra={"error": type(exc).__name__})
             raise ApiError(503, "the queue is unavailable; try again soon") from None
         if job is None:

@@ -100,6 +100,8 @@ def test_an_idempotency_key_makes_a_retried_post_safe(stack: Stack) -> None:
 
 def test_unknown_job_is_404(stack: Stack) -> None:
     assert stack.client.get("/notifications/nope").status_code == 404
+    assert stack.client.get("/notifications/a%01b").status_code == 404  # not a possible id
+    assert stack.client.get("/notifications/" + "x" * 300).status_code == 404
 
 
 @pytest.mark.parametrize(
