@@ -1,7 +1,7 @@
 """Fixtures for the docs site: one strict build per test session, served on loopback.
 
-The site is built once into a temporary folder (``mkdocs build --strict``, as
-``launchpad docs build`` and ``.ci/run`` do) and shared by every docs test.
+The site is built once into a temporary folder with ``launchpad docs build`` (which runs
+``mkdocs build --strict``) and shared by every docs test.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from docs_site import Build, run_mkdocs_build
+from docs_site import Build, build_site
 
 
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory: pytest.TempPathFactory) -> Build:
-    """The site, built strictly once for the whole session."""
+    """The site, built strictly once for the whole session, by ``launchpad docs build``."""
     site = tmp_path_factory.mktemp("site")
-    proc = run_mkdocs_build(site)
+    proc = build_site(site)
     return Build(site=site, returncode=proc.returncode, output=proc.stdout + proc.stderr)
 
 

@@ -24,12 +24,13 @@ class Build:
         return sorted(p for p in self.site.rglob("*.html") if "assets" not in p.parts)
 
 
-def run_mkdocs_build(site_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def build_site(site_dir: Path) -> subprocess.CompletedProcess[str]:
+    """Build the site as a user does, with ``launchpad docs build`` (mkdocs build --strict)."""
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     env.pop("REDIS_URL", None)
     return subprocess.run(
-        [*MKDOCS_BUILD, "-f", str(MKDOCS_YML), "--site-dir", str(site_dir), *extra],
-        cwd=REPO,
+        [sys.executable, "-m", "launchpad.cli", "docs", "build", "--site-dir", str(site_dir)],
+        cwd=REPO / "docs",  # from a sub-folder: the command finds mkdocs.yml itself
         capture_output=True,
         text=True,
         timeout=180,
