@@ -242,12 +242,19 @@ class System:
             self.worker.start()
             return self.worker
 
-    def stop_worker(self) -> None:
-        """Graceful: stop fetching, finish the jobs in hand."""
+    def stop_worker(self, timeout: float = 10.0) -> bool:
+        """Graceful: stop fetching and finish the jobs in hand, for up to ``timeout`` s.
+
+        Returns False when jobs were still running then (a hung provider): the worker is
+        killed, so those jobs stall and run again later, as after a crash.
+        """
         with self._lock:
             worker, self.worker = self.worker, None
-        if worker is not None:
-            worker.close()
+        if worker is None or worker.close(timeout=timeout):
+            return True
+        log.warning("worker did not finish in time; killed", extra={"timeout_s": timeout})
+        worker.kill()
+        return False
 
     def kill_worker(self) -> None:
         """A crash: the worker stops at once; its active jobs stall and come back later."""

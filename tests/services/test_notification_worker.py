@@ -133,3 +133,16 @@ def test_a_killed_worker_does_not_cause_a_duplicate_email(
     assert done is not None and done.state is JobState.COMPLETED
     assert done.return_value["duplicate"] is True, "the second run found the delivery log"
     assert len(system.outbox.deliveries) == 1
+
+
+def test_stopping_with_a_hung_provider_gives_up_after_the_timeout(
+    make_system: Callable[..., System],
+) -> None:
+    system = make_system()
+    system.outbox.hang(30)
+    system.queue.add("send-notification", NOTE)
+    assert wait_for(lambda: bool(system.worker and system.worker.jobs_in_hand()), 5)
+    started = time.monotonic()
+    assert system.stop_worker(timeout=0.3) is False  # killed: the job will run again later
+    assert time.monotonic() - started < 0.3 + 1.5
+    system.outbox.heal()
