@@ -105,6 +105,7 @@ def up_main(argv: list[str]) -> int:
         "--port-offset",
         type=int,
         default=0,
+        metavar="N",
         help="add N to every port (3000+N, 3001+N, 3002+N) on a busy machine",
     )
     parser.add_argument(
