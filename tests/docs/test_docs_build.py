@@ -196,3 +196,33 @@ def test_section_hook_cuts_sections_at_headings_outside_code(tmp_path: Path) -> 
     out = "\n".join(hook._rewrite_links(lines, "lesson/README.md", "lesson/sync.md"))
     assert "[async](async.md)" in out
     assert "the demo (`lesson/demo.py`)" in out, "a file with no page is shown as its path"
+
+
+LESSON = "lessons/06-service-communication"
+
+
+def _site_markdown() -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in DOCS.rglob("*.md"))
+
+
+def test_every_demo_of_the_lesson_has_its_run_box_on_a_page() -> None:
+    """A demo that exists is shown with its command and code on the site."""
+    import json
+
+    demos = json.loads((REPO / LESSON / "lesson.json").read_text(encoding="utf-8"))["demos"]
+    pages = _site_markdown()
+    for demo in demos:
+        if (REPO / LESSON / f"{demo}.py").is_file():
+            assert f"<!-- demo: {LESSON}/{demo}.py -->" in pages, f"no page runs {demo}"
+
+
+def test_every_section_of_the_lesson_readme_is_on_the_site() -> None:
+    """A section added to the lesson's README must get a place on the site."""
+    hook = _load_hook()
+    readme = f"{LESSON}/README.md"
+    lines = (REPO / readme).read_text(encoding="utf-8").splitlines()
+    sections = [h for h in hook._headings(lines) if h.level == 2]
+    wanted = re.findall(rf"<!-- include-section: {re.escape(readme)}#(.+?) -->", _site_markdown())
+    for section in sections:
+        shown = any(section in hook._matching([section], w) for w in wanted)
+        assert shown, f"the lesson's section {section.text!r} is on no page of the site"
