@@ -19,7 +19,7 @@ from rich.console import Console
 
 from launchpad.grading.batch import grade_batch, gradebook_csv, print_summary
 from launchpad.grading.checks import ExtraChecksError
-from launchpad.grading.engine import GradingOptions, grade_submission
+from launchpad.grading.engine import GradingOptions, grade_submission, load_exercise
 from launchpad.grading.isolation import DEFAULT_TIME_LIMIT, grade_isolated
 from launchpad.grading.results import GradeReport, write_results
 from launchpad.grading.scorecard import print_scorecard, print_student_view
@@ -174,7 +174,8 @@ def check_main(argv: list[str]) -> int:
         return 2
     options = _options(args, visible_only=True)
     report = grade_isolated(args.folder, args.exercise, options=options, time_limit=args.time_limit)
-    print_student_view(report)
+    registry = load_exercise(args.exercise).registry
+    print_student_view(report, hidden=sum(1 for c in registry if c.visibility == "hidden"))
     visible = [r for r in report.results if not r.extra_credit]
     return 0 if all(r.status == "passed" for r in visible) else 1
 

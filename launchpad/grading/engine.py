@@ -51,7 +51,7 @@ class GradingOptions:
         only: run only these check names (debugging a single check).
     """
 
-    call_timeout: float = 0.5
+    call_timeout: float = 1.0
     load_timeout: float = 10.0
     redis_url: str | None = None
     visible_only: bool = False

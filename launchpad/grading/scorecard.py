@@ -68,8 +68,13 @@ def print_scorecard(report: GradeReport, console: Console | None = None) -> None
     console.print(Panel(Group(_headline(report), table), title=title, expand=False))
 
 
-def print_student_view(report: GradeReport, console: Console | None = None) -> None:
-    """The student's view: visible checks, and what to do next."""
+def print_student_view(
+    report: GradeReport, console: Console | None = None, *, hidden: int | None = None
+) -> None:
+    """The student's view: visible checks, and what to do next.
+
+    ``hidden``: how many hidden checks the grade will add (when the report has none).
+    """
     console = console or Console()
     shown = [r for r in report.results if r.visibility == "visible"]
     table = Table(box=None, show_header=False, pad_edge=False)
@@ -88,7 +93,7 @@ def print_student_view(report: GradeReport, console: Console | None = None) -> N
     )
     if report.outcome != "complete":
         console.print(f"[bold red]{report.note}[/]")
-    hidden = len(report.results) - len(shown)
+    hidden = len(report.results) - len(shown) if hidden is None else hidden
     if hidden:
         console.print(f"[dim]{hidden} hidden check(s) run only when your work is graded.[/]")
     todo = next((r for r in shown if r.status != "passed" and not r.extra_credit), None)

@@ -1,13 +1,15 @@
 """Fixtures for the grader's tests: the solution, the starter and every mutant, graded once.
 
-Grading runs in-process here (the engine, not a child process) and several submissions
-at a time in threads: most of a grading is waiting on purpose (a hung service, a
-timeout), so threads overlap the waits and the whole suite stays within its budget.
+Grading runs in-process here (the engine, not a child process per submission), in a few
+worker processes that each grade several submissions at a time in threads: most of a
+grading is waiting on purpose (a hung service, a timeout), so threads overlap the waits,
+and the processes use both cores despite the GIL.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,19 @@ ROOT = Path(__file__).resolve().parents[2]
 SOLUTION = ROOT / "solutions" / "checkout"
 STARTER = ROOT / "exercises" / "checkout"
 EXAMPLES = Path(__file__).resolve().parent / "examples"
-OPTIONS = GradingOptions(call_timeout=0.5)
+OPTIONS = GradingOptions()
+PROCESSES = 3
+THREADS = 4
+
+
+def grade_chunk(folders: dict[str, Path]) -> dict[str, GradeReport]:
+    """Grade ``folders`` in this process, a few at a time (runs in a worker process)."""
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        futures = {
+            name: pool.submit(grade_submission, folder, options=OPTIONS)
+            for name, folder in folders.items()
+        }
+        return {name: future.result() for name, future in futures.items()}
 
 
 @pytest.fixture(scope="session")
@@ -31,9 +45,11 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GradeReport]:
     folders = {"solution": SOLUTION, "starter": STARTER}
     for mutant in MUTANTS:
         folders[mutant.check] = write_mutant(mutant, root / mutant.check)
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        futures = {
-            name: pool.submit(grade_submission, folder, options=OPTIONS)
-            for name, folder in folders.items()
-        }
-        return {name: future.result() for name, future in futures.items()}
+    names = list(folders)
+    chunks = [{n: folders[n] for n in names[i::PROCESSES]} for i in range(PROCESSES)]
+    context = multiprocessing.get_context("spawn")  # no fork of a process with threads
+    reports: dict[str, GradeReport] = {}
+    with ProcessPoolExecutor(max_workers=PROCESSES, mp_context=context) as pool:
+        for part in pool.map(grade_chunk, chunks):
+            reports.update(part)
+    return reports

@@ -112,7 +112,7 @@ def test_a_registry_refuses_two_checks_with_one_name() -> None:
         registry.add(make(lambda ctx: None))
 
 
-INSTRUCTOR_CHECK = '''
+INSTRUCTOR_CHECK = """
 from launchpad.grading import CheckFailed, check
 
 @check("no_print", title="the service logs instead of printing", points=2,
@@ -124,7 +124,7 @@ def no_print(lab):
 @check("secret_rule", title="a rule the students do not see", points=1, visibility="hidden")
 def secret_rule(lab):
     raise CheckFailed("always fails")
-'''
+"""
 
 
 def test_an_instructor_adds_checks_from_a_folder_without_editing_the_kit(
@@ -133,8 +133,10 @@ def test_an_instructor_adds_checks_from_a_folder_without_editing_the_kit(
     folder = tmp_path / "course-checks"
     folder.mkdir()
     (folder / "style.py").write_text(INSTRUCTOR_CHECK)
-    options = GradingOptions(call_timeout=OPTIONS.call_timeout,
-                             only=frozenset({"decisions_modes", "no_print", "secret_rule"}))
+    options = GradingOptions(
+        call_timeout=OPTIONS.call_timeout,
+        only=frozenset({"decisions_modes", "no_print", "secret_rule"}),
+    )
     report = grade_submission(SOLUTION, options=options, extra_checks=folder)
     assert [r.name for r in report.results] == ["decisions_modes", "no_print", "secret_rule"]
     assert report.result("no_print").passed
@@ -149,9 +151,8 @@ def test_a_broken_instructor_file_names_itself(tmp_path: Path) -> None:
 
 
 def test_visible_only_leaves_out_the_hidden_checks() -> None:
-    options = GradingOptions(visible_only=True, only=frozenset(
-        {"decisions_modes", "missing_idempotency_key"}))
+    options = GradingOptions(
+        visible_only=True, only=frozenset({"decisions_modes", "missing_idempotency_key"})
+    )
     report = grade_submission(EXAMPLES / "decisions-only" / "submission", options=options)
     assert [r.name for r in report.results] == ["decisions_modes"]
-
-
