@@ -126,6 +126,7 @@ class AuthService:
     def register(self, email: str, password: str, name: str) -> User:
         """Create a user, then queue the welcome email (which may fail without harm)."""
         key = email.strip().lower()
+        # Hash before the "taken?" check: a taken email then costs as long as a new one.
         salt = secrets.token_bytes(16)
         user = User(str(uuid.uuid4()), key, name, salt, self.cost.hash(password, salt))
         with self._lock:
