@@ -19,6 +19,7 @@ for the new connection; ``Expect`` was already answered by the front server.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -34,6 +35,9 @@ __all__ = [
 ]
 
 Headers = list[tuple[str, str]]
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §5.6.2
+_LINE_BREAKS = re.compile(r"[\r\n]+[ \t]*")
 
 HOP_BY_HOP = frozenset(
     {
@@ -80,8 +84,13 @@ def client_headers(environ: Mapping[str, Any]) -> Headers:
 
 
 def end_to_end(headers: Iterable[tuple[str, str]]) -> Headers:
-    """``headers`` minus hop-by-hop ones: the fixed list and every name ``Connection`` lists."""
-    items = [(name.lower(), value) for name, value in headers]
+    """``headers`` minus hop-by-hop ones: the fixed list and every name ``Connection`` lists.
+
+    On the way, a value folded over several lines (obsolete, RFC 9112 §5.2) is joined with
+    spaces, and a header whose name is not an HTTP token is dropped: what leaves the gateway
+    never carries a CR or LF into the next message.
+    """
+    items = [(name.lower(), _unfold(value)) for name, value in headers if _TOKEN.fullmatch(name)]
     named = {
         token.strip().lower()
         for name, value in items
@@ -90,6 +99,10 @@ def end_to_end(headers: Iterable[tuple[str, str]]) -> Headers:
         if token.strip()
     }
     return [(n, v) for n, v in items if n not in HOP_BY_HOP and n not in named]
+
+
+def _unfold(value: str) -> str:
+    return _LINE_BREAKS.sub(" ", value).strip() if ("\r" in value or "\n" in value) else value
 
 
 def forwarded_for(client_value: str | None, peer: str) -> str:
@@ -141,13 +154,18 @@ def upstream_headers(
 def response_headers(upstream: Iterable[tuple[str, str]], *, correlation_id: str) -> Headers:
     """The headers the client receives: end-to-end upstream headers plus the correlation id.
 
-    ``Content-Length`` is kept only as one plain number: the gateway relays the body's raw
-    bytes, so that number stays true; otherwise the front server frames the body itself.
+    ``Content-Length`` is kept only as one plain number, and only when the upstream did not
+    also send ``Transfer-Encoding``: the gateway relays the body's bytes as the upstream
+    framed them, so that number stays true; otherwise the front server frames the body.
     """
+    upstream = list(upstream)
+    chunked = any(n.lower() == "transfer-encoding" for n, _ in upstream)
     kept = end_to_end(upstream)
     out = [(n, v) for n, v in kept if n not in _FRONT_SERVER_OWNED and n != "content-length"]
     lengths = {v.strip() for n, v in kept if n == "content-length"}
-    if len(lengths) == 1 and (length := lengths.pop()).isascii() and length.isdigit():
-        out.append(("content-length", length))
+    if len(lengths) == 1 and not chunked:
+        length = lengths.pop()
+        if length.isascii() and length.isdigit():
+            out.append(("content-length", length))
     out.append((CORRELATION_HEADER, correlation_id))
     return out

@@ -90,11 +90,12 @@ _REPLAYABLE = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PUT", "TRACE"})
 
 class _PooledResponse:
     def __init__(self, pool: PooledUpstream, conn: http.client.HTTPConnection,
-                 response: http.client.HTTPResponse) -> None:  # fmt: skip
+                 response: http.client.HTTPResponse, *, reusable: bool) -> None:  # fmt: skip
         self.status = response.status
         self.headers: Headers = response.getheaders()
         self._pool, self._conn, self._response = pool, conn, response
         self._complete = False
+        self._reusable = reusable
 
     def iter_raw(self) -> Iterator[bytes]:
         try:
@@ -110,7 +111,7 @@ class _PooledResponse:
 
     def close(self) -> None:
         """Give the connection back if the body was read to its end; otherwise drop it."""
-        reusable = self._complete and not self._response.will_close
+        reusable = self._reusable and self._complete and not self._response.will_close
         self._response.close()
         if reusable:
             self._pool.checkin(self._conn)
@@ -205,13 +206,11 @@ class PooledUpstream:
             if chunked:
                 conn.putheader("transfer-encoding", "chunked")
             conn.endheaders()
-            for piece in body or ():
-                if chunked and piece:
-                    conn.send(b"%x\r\n%b\r\n" % (len(piece), piece))
-                elif piece:
-                    conn.send(piece)
-            if chunked:
-                conn.send(b"0\r\n\r\n")
+            body_sent = True
+            try:
+                _send_body(conn, body, chunked)
+            except (BrokenPipeError, ConnectionResetError):
+                body_sent = False  # it may have answered early (413, 401...): read it below
             response = conn.getresponse()
         except TimeoutError:
             conn.close()
@@ -222,13 +221,25 @@ class PooledUpstream:
         except BaseException:  # the client's body failed: this connection is half-used
             conn.close()
             raise
-        return _PooledResponse(self, conn, response)
+        return _PooledResponse(self, conn, response, reusable=body_sent)
 
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
         for conn, _ in idle:
             conn.close()
+
+
+def _send_body(
+    conn: http.client.HTTPConnection, body: Iterator[bytes] | None, chunked: bool
+) -> None:
+    for piece in body or ():
+        if chunked and piece:
+            conn.send(b"%x\r\n%b\r\n" % (len(piece), piece))
+        elif piece:
+            conn.send(piece)
+    if chunked:
+        conn.send(b"0\r\n\r\n")
 
 
 def _why(exc: BaseException) -> str:

@@ -341,3 +341,31 @@ def test_health_reports_each_upstream(http: httpx.Client, gateway_server: Runnin
         ("notifications", "up"),
     ]
     assert r.headers["x-correlation-id"]
+
+
+def test_an_early_answer_to_a_big_upload_reaches_the_client(http: httpx.Client) -> None:
+    """An upstream may refuse a body before reading it all (413) and hang up; the gateway
+    must relay that answer, not turn the broken pipe into a 502."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(5)
+
+    def refuse_once() -> None:
+        conn, _ = listener.accept()
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 413 Content Too Large\r\ncontent-length: 9\r\n"
+                     b"connection: close\r\n\r\ntoo large")  # fmt: skip
+        time.sleep(0.05)
+        conn.close()
+
+    thread = threading.Thread(target=refuse_once, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        with Gateway([Route("/auth", url)], upstream_timeout=2.0) as gw, serve(gw) as server:
+            r = http.post(server.url + "/auth/upload", content=b"x" * 20_000_000)
+    finally:
+        thread.join(5)
+        listener.close()
+    assert (r.status_code, r.text) == (413, "too large")
