@@ -547,13 +547,18 @@ def run(args: argparse.Namespace) -> int:
     targets = [Target("direct", upstream_url, upstream_proc)]
     tmp = Path(tempfile.mkdtemp(prefix="gw-bench-"))
     try:
-        targets.append(start_ours("werkzeug", upstream_url))
-        try:
-            import cheroot  # noqa: F401
+        servers = args.ours.split(",")
+        if "werkzeug" in servers:
+            targets.append(start_ours("werkzeug", upstream_url))
+        if "cheroot" in servers:
+            try:
+                import cheroot  # noqa: F401
 
-            targets.append(start_ours("cheroot", upstream_url))
-        except ImportError:
-            notes.append("ours (cheroot) skipped: cheroot is not installed (pip install cheroot)")
+                targets.append(start_ours("cheroot", upstream_url))
+            except ImportError:
+                notes.append(
+                    "ours (cheroot) skipped: cheroot is not installed (pip install cheroot)"
+                )
         if args.no_peers:
             notes.append("peers skipped (--no-peers): no seed gateway, no nginx")
         else:
@@ -692,6 +697,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-stream", action="store_true", help="skip the 100 MB streams")
     parser.add_argument("--stream-mb", type=int, help="MB to stream each way (default 100)")
     parser.add_argument("--upstream", choices=["auto", "node", "python"], default="auto")
+    parser.add_argument("--ours", default="werkzeug,cheroot",
+                        help="servers to run our gateway on (comma-separated)")  # fmt: skip
     parser.add_argument("--seconds", type=float, help="length of each load run")
     parser.add_argument("--rounds", type=int, help="rounds of load runs (median is kept)")
     parser.add_argument("--latency-count", type=int, help="requests per target for latency")

@@ -13,6 +13,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "gateway_overhead.py"
 def test_quickest_bench_writes_its_table(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(BENCH), "--quick", "--no-peers", "--no-wrk", "--upstream", "python",
+         "--ours", "werkzeug",
          "--seconds", "0.1", "--rounds", "1", "--latency-count", "20", "--stream-mb", "1",
          "--out", str(tmp_path), "--plot", "none"],
         capture_output=True, text=True, timeout=60,
