@@ -4,9 +4,9 @@ Hop-by-hop headers describe one connection, not the message, so a proxy must not
 them (RFC 9110 §7.6.1): ``Connection`` and every header it names, plus Keep-Alive,
 Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-Authenticate and
 Proxy-Authorization. The gateway strips them in both directions *before* it adds its own
-headers. The order matters: a client that sends ``Connection: x-correlation-id`` asks every
-proxy to drop that header; a proxy that adds its headers first and filters second
-(http-proxy-middleware runs its hook that way) then drops its own correlation id.
+headers. The order matters: a client that sends ``Connection: x-correlation-id`` asks the
+next hop to drop that header, and a proxy that set its own headers first and filtered
+afterwards would drop its own correlation id.
 
 Headers the gateway owns are replaced, never taken from the client: ``x-correlation-id``
 (accepted or made, see :mod:`launchpad.correlation`), ``x-forwarded-by``,
@@ -14,6 +14,11 @@ Headers the gateway owns are replaced, never taken from the client: ``x-correlat
 appended; the client's own entries are kept only when they are IP addresses, and the
 gateway never believes them (it logs the peer). ``Host`` and ``Content-Length`` are reset
 for the new connection; ``Expect`` was already answered by the front server.
+
+Every request gets the same treatment, whatever its body. http-proxy-middleware does not:
+for a request with ``Expect: 100-continue`` (curl sends it for any body over 1 MB) its
+``proxyReq`` hook never runs, and the seed's gateway forwards such a request without
+``x-correlation-id`` or ``x-forwarded-by`` (checked against ``bench/peers/seed_gateway.js``).
 """
 
 from __future__ import annotations

@@ -152,15 +152,15 @@ class Gateway:
                 environ["REQUEST_METHOD"], path.target, headers, body
             )
         except UpstreamTimeout:
-            # 504: the upstream took the request but did not answer in time. It may be
-            # slow, overloaded or stuck, and it may still finish the work.
+            # 504: no answer in time. The upstream may be slow, overloaded or stuck, and
+            # it may still finish the work: the client cannot know whether it happened.
             message = f"{route.name} did not answer within {self.upstream_timeout:g} s"
             return answer(environ, start_response, 504, message, started, path.path, route)
         except UpstreamUnreachable as exc:
             # 502: no usable answer at all: refused (nothing listening), reset, or not HTTP.
             message = f"{route.name} is unreachable ({exc})"
             return answer(environ, start_response, 502, message, started, path.path, route)
-        except ClientGone as exc:
+        except ClientGone as exc:  # the client stopped mid-body: nothing to forward
             return answer(environ, start_response, 400, str(exc), started, path.path, route)
         except Exception as exc:  # an in-process upstream app raised: its fault, not ours
             self.log.exception("upstream app raised", extra={"upstream": route.name})
