@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -69,6 +70,16 @@ def _to_json(data: Any) -> tuple[str, Any]:
             "job data must be JSON-serialisable (dict, list, str, number, bool, None "
             f"or a pydantic model): {exc}"
         ) from None
+
+
+@lru_cache(maxsize=256)
+def _opts_json_cached(attempts: int, backoff: str, delay: int) -> str:
+    return f'{{"attempts":{attempts},"backoff":{backoff},"delay":{delay}}}'
+
+
+def _opts_json(attempts: int, backoff: dict[str, Any] | None, delay: int) -> str:
+    """The job's opts as JSON (cached: a bulk add repeats the same few options)."""
+    return _opts_json_cached(attempts, json.dumps(backoff, separators=(",", ":")), delay)
 
 
 def _attempts(value: Any) -> int:
@@ -135,14 +146,12 @@ class Queue:
         defaults = self.default_job_options
         bo = parse_backoff(backoff) if backoff is not None else defaults["backoff"]
         first_delay = _delay(delay if delay is not None else defaults["delay"])
-        opts = {
-            "attempts": _attempts(attempts if attempts is not None else defaults["attempts"]),
-            "backoff": bo.as_dict() if bo else None,
-            "delay": first_delay,
-        }
+        tries = _attempts(attempts if attempts is not None else defaults["attempts"])
+        schedule = bo.as_dict() if bo else None
+        opts = {"attempts": tries, "backoff": schedule, "delay": first_delay}
         # The data is already JSON text: splice it in rather than parse and dump it again.
         cid = current_correlation_id()
-        meta = json.dumps(opts, separators=(",", ":"))
+        meta = _opts_json(tries, schedule, first_delay)
         record = (
             f'{{"name":{json.dumps(name)},"data":{payload},"opts":{meta},"cid":{json.dumps(cid)}}}'
         )
@@ -175,7 +184,10 @@ class Queue:
             name: what kind of work ("send-notification").
             data: JSON-serialisable payload or a pydantic model (dumped to JSON);
                 anything else is a ``TypeError`` and nothing is written.
-            job_id: your id for deduplication (see the module docstring for the rules).
+            job_id: your id for deduplication. If a job with this id exists, in any state,
+                nothing changes and that job comes back with ``duplicate=True``: a waiting
+                or delayed job keeps its first data, an active one is not queued again,
+                and a completed or failed one blocks the id until retention removes it.
             attempts: runs allowed in all (1 = no retry).
             backoff: wait between attempts: ``{"type": "fixed"|"exponential", "delay": ms}``.
             delay: ms to wait before the first run.

@@ -57,6 +57,6 @@ class Scripts:
         self._scripts = {name: conn.register_script(script_source(name)) for name in SCRIPT_NAMES}
 
     def run(self, name: str, *args: Any, client: Any = None) -> Any:
-        """Run script ``name`` with ``args`` as ARGV; ``client`` may be a pipeline."""
+        """Run script ``name`` with ``args`` (str or int) as ARGV; ``client`` may be a pipeline."""
         script = self._scripts[name]
-        return script(keys=self.keys, args=[str(a) for a in args], client=client or self.conn)
+        return script(keys=self.keys, args=args, client=client or self.conn)

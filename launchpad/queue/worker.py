@@ -13,51 +13,25 @@ result is recorded, and then the job runs again. Make processors idempotent.
 from __future__ import annotations
 
 import itertools
-import json
 import queue as threadq
 import signal
 import threading
 import time
-import traceback
 import uuid
 from collections.abc import Callable
 from typing import Any
-
-from pydantic import BaseModel
 
 from launchpad.correlation import correlation_scope
 from launchpad.logging import get_logger
 from launchpad.queue.backoff import parse_backoff
 from launchpad.queue.blocking import BlockingMove
-from launchpad.queue.errors import UnrecoverableError
 from launchpad.queue.job import Job, JobState
+from launchpad.queue.outcome import Outcome, Processor, retention, run_processor
 from launchpad.queue.queue import Queue
 
 __all__ = ["Processor", "Worker"]
 
 log = get_logger("worker")
-
-Processor = Callable[[Job], Any]
-MAX_STACK_CHARS = 8000
-
-
-def _keep(option: bool | int | None) -> str:
-    """Retention option as the scripts take it: 'all', or how many finished jobs to keep."""
-    if option is None or option is False:
-        return "all"
-    if option is True:
-        return "0"
-    if isinstance(option, int) and option >= 0:
-        return str(option)
-    raise ValueError(
-        f"remove_on_complete/remove_on_fail must be None, a bool or an int >= 0, not {option!r}"
-    )
-
-
-def _result_json(value: Any) -> str:
-    if isinstance(value, BaseModel):
-        value = value.model_dump(mode="json")
-    return json.dumps(value, allow_nan=False, separators=(",", ":"))
 
 
 class Worker:
@@ -103,13 +77,13 @@ class Worker:
         self.lock_duration = lock_duration
         self.stalled_interval = stalled_interval
         self.max_stalled_count = max_stalled_count
-        self.keep_completed = _keep(remove_on_complete)
-        self.keep_failed = _keep(remove_on_fail)
+        self.keep_completed = retention(remove_on_complete)
+        self.keep_failed = retention(remove_on_fail)
         self.on_completed = on_completed
         self.on_failed = on_failed
         self.drain_delay = drain_delay
         self.id = uuid.uuid4().hex[:12]
-        self.processed = 0  # runs whose outcome was stored (for live views)
+        self.processed = 0  # runs whose outcome was stored (for live views and tests)
         self._tokens = itertools.count(1)
         self._scripts = queue.scripts
         self._in_hand: dict[str, Job] = {}
@@ -248,7 +222,14 @@ class Worker:
                 return
             next_job: Job | None = job
             while next_job is not None:
-                next_job = self._work(next_job)
+                current, next_job = next_job, None
+                try:
+                    next_job = self._work(current)
+                except Exception as exc:  # Redis went away while we recorded the outcome
+                    log.error(
+                        "could not record the job's outcome; it runs again once its lock expires",
+                        extra={"queue": self.queue.name, "job_id": current.id, "error": str(exc)},
+                    )
             self._free.release()
 
     def _housekeeping(self) -> None:
@@ -344,94 +325,65 @@ class Worker:
 
     def _work(self, job: Job) -> Job | None:
         """Run one job and store its outcome; returns the next job if the script handed one."""
-        error: BaseException | None = None
-        result: Any = None
         with correlation_scope(job.correlation_id):
-            log.info(
-                "job started",
-                extra={
-                    "queue": self.queue.name,
-                    "job_id": job.id,
-                    "job_name": job.name,
-                    "attempt": job.attempts_made + 1,
-                },
-            )
-            started = time.perf_counter()
-            try:
-                result = self.processor(job)
-                payload = _result_json(result)
-            except Exception as exc:
-                error = exc
+            fields: dict[str, Any] = {
+                "queue": self.queue.name,
+                "job_id": job.id,
+                "job_name": job.name,
+            }
+            log.info("job started", extra={**fields, "attempt": job.attempts_made + 1})
+            outcome = run_processor(self.processor, job)
             if self._killed:
                 return None  # "dead": never acknowledge
-            if error is None:
-                reply = self._finish(job, "completed", payload, "", False)
-            else:
-                stack = "".join(traceback.format_exception(error))[-MAX_STACK_CHARS:]
-                reason = str(error) or type(error).__name__
-                reply = self._finish(
-                    job, "failed", reason, stack, isinstance(error, UnrecoverableError)
-                )
-            return self._after_finish(job, reply, result, error, time.perf_counter() - started)
+            reply, next_token = self._finish(job, outcome)
+            fields["duration_ms"] = round(outcome.seconds * 1000, 1)
+            if reply[0] == "lost":
+                log.warning("lock lost: result discarded (the job was put back)", extra=fields)
+                return None
+            with self._in_hand_lock:  # `+=` from several slot threads needs a lock
+                self.processed += 1
+            self._report(job, outcome, reply, fields)
+        if len(reply) > 3:
+            next_job, _ = self._take(reply[2:], next_token)
+            return next_job
+        return None
 
-    def _finish(self, job: Job, outcome: str, value: str, stack: str, unrecoverable: bool) -> Any:
+    def _finish(self, job: Job, outcome: Outcome) -> tuple[list[Any], str]:
+        """Record the run (and take the next job, unless stopping): one round trip."""
         backoff = parse_backoff(job.opts.get("backoff"))
-        delay = backoff.delay_for(job.attempts_made + 1) if backoff and outcome == "failed" else 0
-        fetch_next = not self._stopping.is_set()
+        delay = backoff.delay_for(job.attempts_made + 1) if backoff and not outcome.ok else 0
+        job.state = JobState.DELAYED if delay > 0 else JobState.WAITING  # if it is retried
         next_token = self._token()
         try:
             reply = self._scripts.run(
-                "move_to_finished",
-                job.id,
-                job.token,
-                outcome,
-                value,
-                stack,
-                job.attempts,
-                delay,
-                int(unrecoverable),
-                self.keep_completed,
-                self.keep_failed,
-                int(fetch_next),
-                next_token,
-                self.lock_duration,
-            )
+                "move_to_finished", job.id, job.token,
+                "completed" if outcome.ok else "failed", outcome.value, outcome.stack,
+                job.attempts, delay, int(outcome.unrecoverable),
+                self.keep_completed, self.keep_failed,
+                int(not self._stopping.is_set()), next_token, self.lock_duration,
+            )  # fmt: skip
         finally:
             with self._in_hand_lock:
                 self._in_hand.pop(job.id, None)
-        return [*reply, next_token]
+        return reply, next_token
 
-    def _after_finish(
-        self, job: Job, reply: list[Any], result: Any, error: BaseException | None, seconds: float
-    ) -> Job | None:
-        fields = {
-            "queue": self.queue.name,
-            "job_id": job.id,
-            "job_name": job.name,
-            "duration_ms": round(seconds * 1000, 1),
-        }
-        if reply[0] == "lost":
-            log.warning("lock lost: result discarded (the job was put back)", extra=fields)
-            return None
-        self.processed += 1
-        outcome, job.attempts_made = reply[0], int(reply[1])
-        if outcome == "completed":
-            job.state, job.return_value = JobState.COMPLETED, result
+    def _report(self, job: Job, outcome: Outcome, reply: list[Any], fields: dict[str, Any]) -> None:
+        """Update the local ``job``, log the outcome, call the callback."""
+        result, job.attempts_made = reply[0], int(reply[1])
+        if result == "completed":
+            job.state, job.return_value = JobState.COMPLETED, outcome.result
             log.info("job completed", extra=fields)
-            self._callback(self.on_completed, job, result)
-        else:
-            assert error is not None
-            job.failed_reason = str(error) or type(error).__name__
-            job.state = JobState.FAILED if outcome == "failed" else None
-            log.warning(
-                "job failed" if outcome == "failed" else "attempt failed: will retry",
-                extra={**fields, "reason": job.failed_reason, "attempts_made": job.attempts_made},
-            )
-            self._callback(self.on_failed, job, error)
-        if len(reply) > 3:
-            next_job, _ = self._take(reply[2:-1], reply[-1])
-            return next_job
-        return None
+            self._callback(self.on_completed, job, outcome.result)
+            return
+        assert outcome.error is not None
+        job.failed_reason = outcome.value
+        if result == "failed":
+            job.state = JobState.FAILED
+        log.warning(
+            "job failed" if result == "failed" else "attempt failed: will retry",
+            extra={**fields, "reason": job.failed_reason, "attempts_made": job.attempts_made},
+        )
+        self._callback(self.on_failed, job, outcome.error)
 
     def _callback(self, callback: Callable[[Job, Any], None] | None, job: Job, value: Any) -> None:
         if callback is None:

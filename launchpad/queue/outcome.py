@@ -1,0 +1,74 @@
+"""One run of a processor, and what it produced: a result, or an error and its stack.
+
+The worker calls :func:`run_processor` inside the job's correlation id and then hands the
+:class:`Outcome` to the ``move_to_finished`` script. Nothing here talks to Redis.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from launchpad.queue.errors import UnrecoverableError
+from launchpad.queue.job import Job
+
+__all__ = ["MAX_STACK_CHARS", "Outcome", "Processor", "retention", "run_processor"]
+
+Processor = Callable[[Job], Any]
+MAX_STACK_CHARS = 8000
+
+
+@dataclass
+class Outcome:
+    """What one run produced, ready for the scripts (``value``: result JSON or reason)."""
+
+    result: Any = None
+    error: BaseException | None = None
+    value: str = ""
+    stack: str = ""
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def unrecoverable(self) -> bool:
+        return isinstance(self.error, UnrecoverableError)
+
+
+def run_processor(processor: Processor, job: Job) -> Outcome:
+    """Call ``processor(job)``; an exception, or a result that is not JSON, fails the run."""
+    started = time.perf_counter()
+    outcome = Outcome()
+    try:
+        outcome.result = processor(job)
+        result = outcome.result
+        if isinstance(result, BaseModel):
+            result = result.model_dump(mode="json")
+        outcome.value = json.dumps(result, allow_nan=False, separators=(",", ":"))
+    except Exception as exc:
+        outcome.error = exc
+        outcome.value = str(exc) or type(exc).__name__
+        outcome.stack = "".join(traceback.format_exception(exc))[-MAX_STACK_CHARS:]
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def retention(option: bool | int | None) -> str:
+    """A retention option as the scripts take it: 'all', or how many finished jobs to keep."""
+    if option is None or option is False:
+        return "all"
+    if option is True:
+        return "0"
+    if isinstance(option, int) and option >= 0:
+        return str(option)
+    raise ValueError(
+        f"remove_on_complete/remove_on_fail must be None, a bool or an int >= 0, not {option!r}"
+    )
