@@ -369,3 +369,15 @@ def test_an_early_answer_to_a_big_upload_reaches_the_client(http: httpx.Client) 
         thread.join(5)
         listener.close()
     assert (r.status_code, r.text) == (413, "too large")
+
+
+def test_a_client_that_stops_mid_body_gets_400(
+    gateway_server: RunningServer, upstream: Upstream
+) -> None:
+    with socket.create_connection(("127.0.0.1", gateway_server.port), timeout=5) as sock:
+        sock.sendall(b"POST /auth/upload HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000000\r\n\r\n")
+        sock.sendall(b"only ten b")
+        sock.shutdown(socket.SHUT_WR)  # the client gives up
+        status, _, body = read_response(sock)
+    assert status == 400
+    assert "client sent 10 of 1000000 body bytes" in json.loads(body)["message"]
