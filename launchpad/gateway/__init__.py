@@ -6,9 +6,10 @@
                   Route("/notifications", "http://127.0.0.1:3002")], upstream_timeout=3.0)
     serve(gw, 3000)   # or httpx.Client(transport=httpx.WSGITransport(app=gw))
 
-The parts, one idea per module: :mod:`.paths` (which paths may pass), :mod:`.routes`
-(which upstream owns a path), :mod:`.headers` (which headers cross, which the gateway
-sets), :mod:`.proxy` (forwarding and relaying, and what a failed upstream means).
+One idea per module: :mod:`.paths` (which paths may pass), :mod:`.routes` (which upstream
+owns a path), :mod:`.headers` (which headers cross, which the gateway sets), :mod:`.bodies`
+(streaming both ways), :mod:`.upstream` (kept-alive connections, what a failure is), and
+:mod:`.proxy` (the request from start to end: 400, 404, 502, 504 or the upstream's answer).
 """
 
 from launchpad.gateway.paths import CheckedPath, PathRejected, check_target

@@ -316,8 +316,9 @@ class HttpxUpstream:
     ) -> UpstreamResponse:
         import httpx
 
+        raw_headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers]  # PEP 3333
         request = self._client.build_request(
-            method, self.target + target, headers=headers, content=body,
+            method, self.target + target, headers=raw_headers, content=body,
             timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
         )  # fmt: skip
         try:

@@ -67,3 +67,12 @@ def test_health_names_in_process_upstreams(client: httpx.Client) -> None:
         ("auth", "in-process", "up"),
         ("boom", "in-process", "down"),
     ]
+
+
+def test_public_surface() -> None:
+    import launchpad.gateway as gateway
+
+    assert sorted(gateway.__all__) == [
+        "CheckedPath", "Gateway", "PathRejected", "Route", "RouteTable", "check_target",
+    ]  # fmt: skip
+    assert all(hasattr(gateway, name) for name in gateway.__all__)
