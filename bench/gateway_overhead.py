@@ -435,6 +435,7 @@ def write_markdown(path: Path, targets: list[Target], meta: dict[str, Any]) -> s
         "# Gateway overhead",
         "",
         f"Run {meta['when']} on {meta['machine']} (load average at start {meta['load']}). "
+        f"Versions: {meta['versions']}. "
         f"Upstream: {meta['upstream']}. Mode: {'quick' if meta['quick'] else 'full'}; "
         f"streaming {meta['stream_mb']} MB each way. Our gateway logs are off "
         "(JSON lines cost it about 0.1 ms of CPU per request more).",
@@ -531,6 +532,37 @@ def plot(path: Path, targets: list[Target], use_wrk: bool) -> str | None:
     return None
 
 
+def versions(targets: list[Target]) -> str:
+    """What exactly ran: the version of each server and library in the table."""
+    found = []
+    with contextlib.suppress(ImportError):
+        import werkzeug
+
+        found.append(f"werkzeug {werkzeug.__version__}")
+    with contextlib.suppress(ImportError):
+        import cheroot
+
+        found.append(f"cheroot {cheroot.__version__}")
+    names = {t.name for t in targets}
+    if any(n.startswith("seed") for n in names) or shutil.which("node"):
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout
+            found.append(f"node {node.strip()}")
+        for package in ("express", "http-proxy-middleware"):
+            manifest = PEERS / "node_modules" / package / "package.json"
+            if manifest.is_file():
+                found.append(f"{package} {json.loads(manifest.read_text())['version']}")
+    if "nginx" in names:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            out = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr
+            found.append(out.strip().replace("nginx version: ", ""))
+    if shutil.which("wrk"):
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            out = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
+            found.append("wrk " + (out.stdout or out.stderr).split()[1])
+    return ", ".join(found)
+
+
 def run(args: argparse.Namespace) -> int:
     notes: list[str] = []
     use_wrk = not args.no_wrk and shutil.which("wrk") is not None
@@ -590,6 +622,7 @@ def run(args: argparse.Namespace) -> int:
         "load": ", ".join(f"{x:.1f}" for x in os.getloadavg()),
         "upstream": "Node http server (bench/peers/upstream.js)" if upstream_kind == "node"
         else "Python http.server (this file, --serve-upstream)",
+        "versions": versions(targets),
         "quick": args.quick,
         "stream_mb": stream_mb,
         "wrk": use_wrk,
