@@ -534,15 +534,12 @@ def plot(path: Path, targets: list[Target], use_wrk: bool) -> str | None:
 
 def versions(targets: list[Target]) -> str:
     """What exactly ran: the version of each server and library in the table."""
+    from importlib.metadata import PackageNotFoundError, version
+
     found = []
-    with contextlib.suppress(ImportError):
-        import werkzeug
-
-        found.append(f"werkzeug {werkzeug.__version__}")
-    with contextlib.suppress(ImportError):
-        import cheroot
-
-        found.append(f"cheroot {cheroot.__version__}")
+    for dist in ("werkzeug", "cheroot"):
+        with contextlib.suppress(PackageNotFoundError):
+            found.append(f"{dist} {version(dist)}")
     names = {t.name for t in targets}
     if any(n.startswith("seed") for n in names) or shutil.which("node"):
         with contextlib.suppress(OSError, subprocess.SubprocessError):
