@@ -2,9 +2,9 @@
 
 The gateway forwards only to targets written in this table, never to a host the client
 names: it is a reverse proxy, not an open one. A prefix matches whole path segments, so
-``/auth`` matches ``/auth`` and ``/auth/login`` but not ``/authx`` (a plain string
-``startswith`` gets this wrong, and so did http-proxy-middleware's path filter). When two
-prefixes match, the longer one wins.
+``/auth`` matches ``/auth`` and ``/auth/login`` but not ``/authx``. A plain string
+``startswith`` gets this wrong, and so does http-proxy-middleware's string ``pathFilter``
+(it tests ``pathname.indexOf(filter) === 0``). When two prefixes match, the longer wins.
 """
 
 from __future__ import annotations
