@@ -71,7 +71,7 @@ def test_batch_grades_a_class_into_a_gradebook(tmp_path: Path) -> None:
         "--results-dir",
         str(results),
         "--time-limit",
-        "10",
+        "8",
         "--jobs",
         "4",
     ]

@@ -68,6 +68,12 @@ def _decisions(lab: CheckoutLab) -> dict[str, Any]:
     return sub.toml
 
 
+def _table(decisions: dict[str, Any], name: str) -> dict[str, Any]:
+    """``[name]`` of the file, or an empty table when it is missing or not a table."""
+    table = decisions.get(name)
+    return table if isinstance(table, dict) else {}
+
+
 @check(
     "decisions_modes",
     title="decisions.toml: sync or async for each interaction",
@@ -79,7 +85,7 @@ def decisions_modes(lab: CheckoutLab) -> Partial:
     decisions = _decisions(lab)
     wrong = []
     for name, mode in EXPECTED_MODES.items():
-        given = str((decisions.get(name) or {}).get("mode", "")).strip()
+        given = str(_table(decisions, name).get("mode", "")).strip()
         if given.lower() != mode:
             wrong.append(f"{name} (you wrote {given or 'nothing'!r})")
     right = len(EXPECTED_MODES) - len(wrong)
@@ -98,7 +104,7 @@ def decisions_justified(lab: CheckoutLab) -> Partial:
     decisions = _decisions(lab)
     short, seen = [], set()
     for name in EXPECTED_MODES:
-        why = str((decisions.get(name) or {}).get("why", "")).strip()
+        why = str(_table(decisions, name).get("why", "")).strip()
         words = why.split()
         if len(words) < MIN_WORDS or "TODO" in why or why.lower() in seen:
             short.append(f"{name} ({len(words)} word{'' if len(words) == 1 else 's'})")
