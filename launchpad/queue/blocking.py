@@ -68,7 +68,6 @@ class BlockingMove:
 
     def move(self, timeout_s: float) -> str | None:
         """The id moved, or ``None`` when nothing arrived within ``timeout_s`` seconds."""
-        self._interrupted = False
         if self.embedded:
             return self._move_embedded(timeout_s)
         client = self._blocking_client()
@@ -97,7 +96,10 @@ class BlockingMove:
         return None
 
     def interrupt(self) -> None:
-        """Make a waiting ``move()`` return ``None`` soon (safe from any thread)."""
+        """Make a waiting ``move()`` return ``None`` soon, and every later one at once.
+
+        Safe from any thread; a worker calls it when it stops for good.
+        """
         self._interrupted = True
         if self.embedded:
             notify_embedded_arrival()

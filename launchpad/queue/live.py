@@ -111,8 +111,7 @@ def worker_main(argv: list[str]) -> int:
         worker.close(timeout=0)
         signal.signal(signum, signal.SIG_DFL)  # a second signal ends the process at once
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, on_signal)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     worker.start()
     rate = _Rate()
     where = describe(conn)
@@ -134,6 +133,8 @@ def worker_main(argv: list[str]) -> int:
     finally:
         if live is not None:
             live.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     console.print(f"worker stopped after {worker.processed} jobs; counts {queue.counts()}")
     return 0
 

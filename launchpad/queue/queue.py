@@ -27,7 +27,7 @@ from pydantic import BaseModel
 
 from launchpad.correlation import current_correlation_id
 from launchpad.logging import get_logger
-from launchpad.queue.backoff import parse_backoff
+from launchpad.queue.backoff import Backoff, parse_backoff
 from launchpad.queue.blocking import notify_embedded_arrival
 from launchpad.queue.errors import InvalidJobId
 from launchpad.queue.job import Job, JobState
@@ -64,7 +64,7 @@ def _to_json(data: Any) -> tuple[str, Any]:
     if isinstance(data, BaseModel):
         data = data.model_dump(mode="json")
     try:
-        return json.dumps(data, allow_nan=False, separators=(",", ":")), data
+        return _JSON.encode(data), data
     except (TypeError, ValueError) as exc:
         raise TypeError(
             "job data must be JSON-serialisable (dict, list, str, number, bool, None "
@@ -72,14 +72,15 @@ def _to_json(data: Any) -> tuple[str, Any]:
         ) from None
 
 
+_JSON = json.JSONEncoder(allow_nan=False, separators=(",", ":"))  # made once: json.dumps with
+# options builds a new encoder on every call, which dominated the cost of a bulk add
+
+
 @lru_cache(maxsize=256)
-def _opts_json_cached(attempts: int, backoff: str, delay: int) -> str:
-    return f'{{"attempts":{attempts},"backoff":{backoff},"delay":{delay}}}'
-
-
-def _opts_json(attempts: int, backoff: dict[str, Any] | None, delay: int) -> str:
+def _opts_json(attempts: int, backoff: Backoff | None, delay: int) -> str:
     """The job's opts as JSON (cached: a bulk add repeats the same few options)."""
-    return _opts_json_cached(attempts, json.dumps(backoff, separators=(",", ":")), delay)
+    schedule = _JSON.encode(backoff.as_dict()) if backoff else "null"
+    return f'{{"attempts":{attempts},"backoff":{schedule},"delay":{delay}}}'
 
 
 def _attempts(value: Any) -> int:
@@ -151,7 +152,7 @@ class Queue:
         opts = {"attempts": tries, "backoff": schedule, "delay": first_delay}
         # The data is already JSON text: splice it in rather than parse and dump it again.
         cid = current_correlation_id()
-        meta = _opts_json(tries, schedule, first_delay)
+        meta = _opts_json(tries, bo, first_delay)
         record = (
             f'{{"name":{json.dumps(name)},"data":{payload},"opts":{meta},"cid":{json.dumps(cid)}}}'
         )

@@ -95,6 +95,7 @@ class Worker:
         self._finished = threading.Event()
         self._killed = False
         self._started = False
+        self._due_in: int | None = None  # after an empty fetch: ms to the next delayed job
         self._mover = BlockingMove(
             queue.connection, queue.key_names.key("wait"), queue.key_names.key("active")
         )
@@ -276,17 +277,22 @@ class Worker:
         return job, 0
 
     def _fetch(self) -> Job | None:
+        """Take a waiting job; if there is none, block on Redis until one arrives.
+
+        After a fetch that found nothing, the next one goes straight to the blocking wait.
+        """
         token = self._token()
-        job, due_in = self._take(
-            self._scripts.run("move_to_active", token, self.lock_duration, ""), token
-        )
-        if job is not None or self._stopping.is_set():
-            return job
+        due_in = self._due_in
+        if due_in is None:
+            reply = self._scripts.run("move_to_active", token, self.lock_duration, "")
+            job, due_in = self._take(reply, token)
+            if job is not None or self._stopping.is_set():
+                return job
         wait_ms = self.drain_delay if due_in < 0 else min(self.drain_delay, max(due_in, 1))
         moved = self._mover.move(wait_ms / 1000)
-        job, _ = self._take(
-            self._scripts.run("move_to_active", token, self.lock_duration, moved or ""), token
-        )
+        reply = self._scripts.run("move_to_active", token, self.lock_duration, moved or "")
+        job, due_in = self._take(reply, token)
+        self._due_in = None if job is not None else due_in
         return job
 
     def _renew_locks(self) -> None:

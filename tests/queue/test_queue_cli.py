@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 from queue_helpers import wait_until
+from rich.console import Console
 
-from launchpad.queue import JobState
-from launchpad.queue.live import load_processor, worker_main
+from launchpad.queue import JobState, Queue, Worker
+from launchpad.queue.live import _view, load_processor, worker_main
 
-pytestmark = [pytest.mark.real_redis, pytest.mark.timeout(60)]
+pytestmark = pytest.mark.timeout(60)
 
 HERE = Path(__file__).parent
 
@@ -36,6 +37,7 @@ def _launchpad(*args: str) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.real_redis
 def test_worker_command_runs_a_burst(real_redis_url: str, real_redis: Any, make_queue: Any) -> None:
     q = make_queue(real_redis)
     jobs = q.add_bulk([{"name": "echo", "data": {"n": i}} for i in range(5)])
@@ -57,6 +59,7 @@ def test_worker_command_runs_a_burst(real_redis_url: str, real_redis: Any, make_
     assert [q.get_job(j.id).return_value for j in jobs] == [{"n": i} for i in range(5)]  # type: ignore[union-attr]
 
 
+@pytest.mark.real_redis
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_lets_the_job_in_hand_finish(
     real_redis_url: str, real_redis: Any, make_queue: Any, sig: signal.Signals
@@ -86,6 +89,7 @@ def test_a_signal_lets_the_job_in_hand_finish(
     assert stored is not None and stored.state is JobState.COMPLETED
 
 
+@pytest.mark.real_redis
 def test_worker_run_stops_on_sigterm_after_the_job_in_hand(
     real_redis_url: str, real_redis: Any, make_queue: Any
 ) -> None:
@@ -124,3 +128,32 @@ def test_a_bad_target_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> No
     err = capsys.readouterr().err
     assert "cannot load processor" in err
     assert load_processor("queue_processors:echo").__name__ == "echo"
+
+
+def test_worker_main_in_process_on_embedded_redis(embedded_redis: Any) -> None:
+    q = Queue("cli-embedded", connection=embedded_redis)
+    q.add_bulk([{"name": "echo", "data": i} for i in range(3)])
+    before = signal.getsignal(signal.SIGINT)
+    code = worker_main(
+        [
+            "queue_processors:echo",
+            "--queue",
+            "cli-embedded",
+            "--redis-url",
+            "embedded://",
+            "--burst",
+            "--no-live",
+        ]
+    )
+    assert code == 0 and q.counts()["completed"] == 3
+    assert signal.getsignal(signal.SIGINT) is before  # handlers are given back
+
+
+def test_the_live_view_shows_counts_and_rate(embedded_redis: Any) -> None:
+    q = Queue("view", connection=embedded_redis)
+    w = Worker(q, lambda job: None)
+    console = Console(record=True, width=120)
+    counts = {"waiting": 7, "active": 2, "delayed": 0, "completed": 41, "failed": 1}
+    console.print(_view(q, w, counts, 123.4, "embedded (in-process)"))
+    text = console.export_text()
+    assert "waiting" in text and "41" in text and "123" in text and "view" in text
