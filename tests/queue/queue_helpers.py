@@ -77,3 +77,24 @@ def where(q: Queue, job_id: str) -> list[str]:
         if conn.zscore(k.key(name), job_id) is not None
     ]
     return found
+
+
+def snapshot(q: Queue, job_ids: list[str]) -> dict[str, tuple[list[str], Job | None]]:
+    """For each id: the state structures that list it, and the stored job (one round trip)."""
+    k = q.key_names
+    lists, sets = ("wait", "paused", "active"), ("delayed", "completed", "failed")
+    pipe = q.connection.pipeline(transaction=False)
+    for job_id in job_ids:
+        for name in lists:
+            pipe.lpos(k.key(name), job_id)
+        for name in sets:
+            pipe.zscore(k.key(name), job_id)
+        q.scripts.run("get_job", job_id, client=pipe)
+    replies = pipe.execute()
+    out = {}
+    step = len(lists) + len(sets) + 1
+    for i, job_id in enumerate(job_ids):
+        row = replies[i * step : (i + 1) * step]
+        found = [name for name, hit in zip(lists + sets, row, strict=False) if hit is not None]
+        out[job_id] = (found, Job.from_reply(job_id, row[-1]) if row[-1] else None)
+    return out

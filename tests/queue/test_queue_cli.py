@@ -65,7 +65,7 @@ def test_a_signal_lets_the_job_in_hand_finish(
     real_redis_url: str, real_redis: Any, make_queue: Any, sig: signal.Signals
 ) -> None:
     q = make_queue(real_redis)
-    job = q.add("slow", {"seconds": 1.0})
+    job = q.add("slow", {"seconds": 0.5})
     proc = _launchpad(
         "worker",
         "queue_processors:slow",
@@ -94,7 +94,7 @@ def test_worker_run_stops_on_sigterm_after_the_job_in_hand(
     real_redis_url: str, real_redis: Any, make_queue: Any
 ) -> None:
     q = make_queue(real_redis)
-    job = q.add("slow", {"seconds": 1.0})
+    job = q.add("slow", {"seconds": 0.5})
     code = (
         "import sys; sys.path.insert(0, sys.argv[3]);"
         "from launchpad.queue import Queue, Worker;"
