@@ -44,21 +44,31 @@ class Outcome:
 
 
 def run_processor(processor: Processor, job: Job) -> Outcome:
-    """Call ``processor(job)``; an exception, or a result that is not JSON, fails the run."""
+    """Call ``processor(job)``; an exception fails the run.
+
+    A result that is not JSON-serialisable fails the job for good (``UnrecoverableError``):
+    running it again would repeat its side effects and return the same kind of value.
+    """
     started = time.perf_counter()
     outcome = Outcome()
     try:
         outcome.result = processor(job)
-        result = outcome.result
-        if isinstance(result, BaseModel):
-            result = result.model_dump(mode="json")
-        outcome.value = json.dumps(result, allow_nan=False, separators=(",", ":"))
+        outcome.value = _result_json(outcome.result)
     except Exception as exc:
         outcome.error = exc
         outcome.value = str(exc) or type(exc).__name__
         outcome.stack = "".join(traceback.format_exception(exc))[-MAX_STACK_CHARS:]
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def _result_json(result: Any) -> str:
+    if isinstance(result, BaseModel):
+        result = result.model_dump(mode="json")
+    try:
+        return json.dumps(result, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise UnrecoverableError(f"the processor returned a value that is not JSON: {exc}") from exc
 
 
 def retention(option: bool | int | None) -> str:

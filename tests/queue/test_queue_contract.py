@@ -328,3 +328,50 @@ def test_every_key_of_a_queue_is_in_one_cluster_slot(backend_conn: Any, make_que
     names = q.keys()
     assert all(name.startswith(f"lptest:{{{q.name}}}:") for name in names)
     assert len({key_slot(name.encode()) for name in names}) == 1
+
+
+def test_a_busy_worker_needs_about_one_round_trip_per_job(
+    backend_conn: Any, make_queue: Any, workers: Any
+) -> None:
+    q = make_queue(backend_conn)
+    q.add_bulk([{"name": "n", "data": i} for i in range(100)])
+    calls: list[str] = []
+    run = q.scripts.run
+
+    def counting_run(name: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append(name)
+        return run(name, *args, **kwargs)
+
+    q.scripts.run = counting_run  # type: ignore[method-assign]
+    w = workers(q, lambda job: None, concurrency=1, drain_delay=5000)
+    wait_until(lambda: w.processed == 100, what="100 jobs")
+    # one move_to_finished per job (it hands out the next job), plus a few fetches and a
+    # stall check; the blocking BLMOVE is not a script and only happens when idle
+    assert calls.count("move_to_finished") == 100
+    assert len(calls) <= 110, calls[:20]
+
+
+def test_a_result_that_is_not_json_fails_the_job_without_retries(
+    backend_conn: Any, make_queue: Any, workers: Any
+) -> None:
+    q = make_queue(backend_conn)
+    workers(q, lambda job: object())
+    job = q.add("n", {}, attempts=3)
+    wait_until(lambda: q.counts()["failed"] == 1, what="the job to fail")
+    stored = q.get_job(job.id)
+    assert stored is not None and stored.attempts_made == 1
+    assert "not JSON" in (stored.failed_reason or "")
+
+
+def test_bulk_adds_are_split_into_chunks_and_the_first_id_wins(
+    backend_conn: Any, make_queue: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import launchpad.queue.queue as queue_module
+
+    monkeypatch.setattr(queue_module, "BULK_CHUNK", 3)
+    q = make_queue(backend_conn)
+    items = [{"name": "n", "data": i, "job_id": f"id-{i % 4}"} for i in range(10)]
+    jobs = q.add_bulk(items)
+    assert [j.duplicate for j in jobs] == [False] * 4 + [True] * 6
+    assert [j.data for j in jobs] == [0, 1, 2, 3] * 2 + [0, 1]
+    assert q.counts()["waiting"] == 4

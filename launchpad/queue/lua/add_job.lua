@@ -7,6 +7,7 @@ local reply, records, added, states, waiting, delayed = {}, {}, {}, {}, {}, {}
 local seen = {}  -- ids added by this call (one id twice in one bulk: the first wins)
 for i = 1, #ARGV, 3 do
   local id, record, delay = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  -- --8<-- [start:dedup]
   local existing = false
   if id == '' then
     id = tostring(redis.call('INCR', K.id))
@@ -18,6 +19,7 @@ for i = 1, #ARGV, 3 do
   if existing then
     local state = redis.call('HGET', K.states, id) or (delay > 0 and 'delayed') or 'waiting'
     table.insert(reply, {id, 1, state, redis.call('HGET', K.added, id) or tostring(now), existing})
+  -- --8<-- [end:dedup]
   else
     seen[id] = record
     local state = 'waiting'

@@ -6,7 +6,9 @@
 -- Returns {'lost'} when the token does not hold the job (it stalled and may have been
 -- taken), else {outcome ('completed'|'retried'|'failed'), attempts made, next...}.
 local id, token, outcome = ARGV[1], ARGV[2], ARGV[3]
+-- --8<-- [start:lock_check]
 if redis.call('HGET', K.tokens, id) ~= token then return {'lost'} end
+-- --8<-- [end:lock_check]
 redis.call('LREM', K.active, -1, id)
 redis.call('ZREM', K.locks, id)
 redis.call('HDEL', K.tokens, id)
