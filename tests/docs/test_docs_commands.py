@@ -231,6 +231,11 @@ RULES: list[Rule] = [
     ),
     Rule(r"launchpad (?:check|grade)(?: \S+)*", grading_command, "tests/grading"),
     Rule(
+        r"launchpad worker(?: [\w.]+:\w+)?(?: --?[a-z-]+(?:[ =]\S+)?)*",
+        lambda m: _flags_known("worker", shlex.split(m.group(0))[2:]),
+        "tests/queue/test_queue_cli.py",
+    ),
+    Rule(
         r"launchpad docs (?:build|serve)(?: \S+)*", lambda m: None, "tests/docs/test_docs_build.py"
     ),
     Rule(
