@@ -380,8 +380,8 @@ def no_jobs_when_charge_fails(lab: CheckoutLab) -> None:
     for mode, what in (("decline", "declines"), ("fail", "answers 503"), ("hang", "hangs")):
         lab.payment.set_mode(mode)
         called = f"{POST} while the payment service {what}"
-        reply = lab.post_checkout(key=lab.new_key())
-        lab.payment.release()
+        with lab.release_payment_after(lab.call_timeout * 1.5):  # a hang ends in a 503
+            reply = lab.post_checkout(key=lab.new_key())
         if not any(c.path == "/charges" for c in lab.payment.calls):
             raise CheckFailed(
                 "the payment service was never called, so no charge failed",
@@ -403,8 +403,8 @@ def no_jobs_when_charge_fails(lab: CheckoutLab) -> None:
 def charge_retry_safe(lab: CheckoutLab) -> None:
     key = lab.new_key()
     lab.payment.set_mode("slow")  # charges, but answers too late
-    first = lab.post_checkout(key=key)
-    lab.payment.release()
+    with lab.release_payment_after(lab.call_timeout * 1.5):
+        first = lab.post_checkout(key=key)
     lab.after_check_wait()
     lab.payment.set_mode("ok")
     second = lab.post_checkout(key=key)

@@ -457,6 +457,22 @@ class CheckoutLab:
             self.process("email", job)
 
     @contextmanager
+    def release_payment_after(self, seconds: float) -> Iterator[None]:
+        """Let a hung or slow payment answer after ``seconds``, whoever is still waiting.
+
+        A submission that waits for ever then gets its answer, so a check that is not
+        about timeouts does not wait for the whole deadline.
+        """
+        timer = threading.Timer(seconds, self.payment.release)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+            self.payment.release()
+
+    @contextmanager
     def server_down(self, name: str) -> Iterator[None]:
         """Stop a service (its port refuses connections), then start it on the same port."""
         server = self.servers[name]
