@@ -703,7 +703,9 @@ def serve_ours(server_kind: str, upstream: str) -> None:
     if server_kind == "cheroot":
         from cheroot import wsgi
 
-        server = wsgi.Server(("127.0.0.1", 0), gateway, numthreads=32)
+        # cheroot's default pool (10 threads). Fewer threads cost less CPU per request (less
+        # GIL handover) but serve fewer slow requests at once; more cost more.
+        server = wsgi.Server(("127.0.0.1", 0), gateway, numthreads=10)
         server.prepare()
         port = server.bind_addr[1]
         threading.Thread(target=server.serve, daemon=True).start()

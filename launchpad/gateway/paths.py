@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from urllib.parse import quote, unquote_to_bytes
 
 __all__ = ["CheckedPath", "PathRejected", "check_segment", "check_target", "target_from_decoded"]
@@ -55,14 +56,14 @@ class CheckedPath:
     trailing_slash: bool = False
     query: str = ""
 
-    @property
+    @cached_property
     def path(self) -> str:
         """The path rebuilt from the checked segments, each escaped once (what upstream gets)."""
         encoded = "/".join(quote(s, safe=_SEGMENT_SAFE) for s in self.segments)
         tail = "/" if self.trailing_slash and self.segments else ""
         return "/" + encoded + tail
 
-    @property
+    @cached_property
     def target(self) -> str:
         """``path`` plus ``?query`` when there is one."""
         return self.path + (f"?{self.query}" if self.query else "")
