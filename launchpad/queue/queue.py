@@ -27,7 +27,7 @@ from pydantic import BaseModel
 
 from launchpad.correlation import current_correlation_id
 from launchpad.logging import get_logger
-from launchpad.queue.backoff import Backoff, parse_backoff
+from launchpad.queue.backoff import parse_backoff
 from launchpad.queue.blocking import notify_embedded_arrival
 from launchpad.queue.errors import InvalidJobId
 from launchpad.queue.job import Job, JobState
@@ -76,11 +76,10 @@ _JSON = json.JSONEncoder(allow_nan=False, separators=(",", ":"))  # made once: j
 # options builds a new encoder on every call, which dominated the cost of a bulk add
 
 
-@lru_cache(maxsize=256)
-def _opts_json(attempts: int, backoff: Backoff | None, delay: int) -> str:
-    """The job's opts as JSON (cached: a bulk add repeats the same few options)."""
-    schedule = _JSON.encode(backoff.as_dict()) if backoff else "null"
-    return f'{{"attempts":{attempts},"backoff":{schedule},"delay":{delay}}}'
+@lru_cache(maxsize=1024)
+def _quoted(text: str | None) -> str:
+    """``text`` as a JSON string (job names and correlation ids repeat: cached)."""
+    return json.dumps(text)
 
 
 def _attempts(value: Any) -> int:
@@ -137,6 +136,16 @@ class Queue:
 
     # --- adding jobs -------------------------------------------------------------------
 
+    @lru_cache(maxsize=256)  # noqa: B019 - a few option sets per queue; the queue lives long
+    def _options(self, attempts: Any, backoff: Any, delay: Any) -> tuple[dict[str, Any], str]:
+        """Checked opts (falling back to the queue's defaults) and their JSON, cached."""
+        defaults = self.default_job_options
+        bo = parse_backoff(backoff) if backoff is not None else defaults["backoff"]
+        first_delay = _delay(delay if delay is not None else defaults["delay"])
+        tries = _attempts(attempts if attempts is not None else defaults["attempts"])
+        opts = {"attempts": tries, "backoff": bo.as_dict() if bo else None, "delay": first_delay}
+        return opts, _JSON.encode(opts)
+
     def _prepare(
         self, name: Any, data: Any, job_id: Any, attempts: Any, backoff: Any, delay: Any
     ) -> tuple[tuple[str, str, int], Job]:
@@ -144,21 +153,17 @@ class Queue:
         if not isinstance(name, str) or not name:
             raise ValueError(f"job name must be a non-empty str, not {name!r}")
         payload, data = _to_json(data)
-        defaults = self.default_job_options
-        bo = parse_backoff(backoff) if backoff is not None else defaults["backoff"]
-        first_delay = _delay(delay if delay is not None else defaults["delay"])
-        tries = _attempts(attempts if attempts is not None else defaults["attempts"])
-        schedule = bo.as_dict() if bo else None
-        opts = {"attempts": tries, "backoff": schedule, "delay": first_delay}
-        # The data is already JSON text: splice it in rather than parse and dump it again.
+        if isinstance(backoff, dict):  # unhashable: check it here, cache its parsed form
+            backoff = parse_backoff(backoff)
+        opts, opts_json = self._options(attempts, backoff, delay)
         cid = current_correlation_id()
-        meta = _opts_json(tries, bo, first_delay)
+        # The data is already JSON text: splice it in rather than parse and dump it again.
         record = (
-            f'{{"name":{json.dumps(name)},"data":{payload},"opts":{meta},"cid":{json.dumps(cid)}}}'
+            f'{{"name":{_quoted(name)},"data":{payload},"opts":{opts_json},"cid":{_quoted(cid)}}}'
         )
         checked_id = "" if job_id is None else _check_job_id(job_id)
-        job = Job(id=checked_id, name=name, data=data, opts=opts, correlation_id=cid)
-        return (checked_id, record, first_delay), job
+        job = Job(id=checked_id, name=name, data=data, opts=dict(opts), correlation_id=cid)
+        return (checked_id, record, opts["delay"]), job
 
     def _job_from_add(self, reply: list[Any], job: Job) -> Job:
         """The added job: ``job`` as built here, or the one found under its id."""
