@@ -75,11 +75,15 @@ LINKS = """
 """
 
 
-def _browser_or_skip() -> Any:
-    """Playwright's sync API and a Chromium to drive, or a skip (a failure in CI) saying why."""
+@pytest.fixture(scope="session")
+def sync_playwright() -> Any:
+    """Playwright's sync API and a Chromium to drive, or a skip (a failure in CI) saying why.
+
+    Asked for before the site is built, so a missing browser skips at once.
+    """
     problem = None
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import sync_playwright as api
     except ImportError:
         problem = "Playwright is not installed (pip install -e '.[docs]')"
     if problem is None and not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
@@ -91,7 +95,7 @@ def _browser_or_skip() -> Any:
         if REQUIRE_BROWSER:
             pytest.fail(f"{problem} (required: CI or LAUNCHPAD_REQUIRE_BROWSER=1)", pytrace=False)
         pytest.skip(problem)
-    return sync_playwright
+    return api
 
 
 ID_ATTRIBUTE = re.compile(r"""\s(?:id|name)=["']?([^"'\s>]+)""")
@@ -226,8 +230,9 @@ def _search(page: Any, base: str, query: str) -> list[str]:
     return titles
 
 
-def test_every_page_in_headless_chromium(good_site: Build, site_url: str, tmp_path: Path) -> None:
-    sync_playwright = _browser_or_skip()
+def test_every_page_in_headless_chromium(
+    sync_playwright: Any, good_site: Build, site_url: str, tmp_path: Path
+) -> None:
     started = time.monotonic()
     found = Findings()
     with sync_playwright() as playwright:
