@@ -85,10 +85,12 @@ def print_student_view(
         mark, style = MARKS[r.status]
         table.add_row(Text(mark, style=style), r.title, _points(r))
     console.print(table)
-    earned = sum(r.score for r in shown)
+    earned = sum(r.score for r in shown if not r.extra_credit)
+    extra = sum(r.score for r in shown if r.extra_credit)
     possible = sum(r.points for r in shown if not r.extra_credit)
+    bonus = f" + {extra:g} extra credit" if extra else ""
     console.print(
-        f"\n[bold]{earned:g} / {possible:g}[/] points from the visible checks "
+        f"\n[bold]{earned:g} / {possible:g}[/]{bonus} points from the visible checks "
         f"({report.seconds:.1f} s)"
     )
     if report.outcome != "complete":
