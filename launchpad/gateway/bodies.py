@@ -87,12 +87,14 @@ class Relay:
         self._done: Callable[[int, str | None], None] | None = done
         self.sent = 0
         self.error: str | None = None
+        self._finished = False
 
     def __iter__(self) -> Iterator[bytes]:
         try:
             for piece in self._upstream.iter_raw():
                 self.sent += len(piece)
                 yield piece
+            self._finished = True
         except UpstreamError as exc:
             # Status and headers are sent already: all we can do is cut the connection,
             # so the client sees a broken body instead of a short "complete" one.
@@ -101,6 +103,8 @@ class Relay:
 
     def close(self) -> None:
         self._upstream.close()
+        if not self._finished and self.error is None:
+            self.error = f"client went away after {self.sent} bytes of the body"
         if self._done is not None:
             done, self._done = self._done, None
             done(self.sent, self.error)

@@ -381,3 +381,15 @@ def test_a_client_that_stops_mid_body_gets_400(
         status, _, body = read_response(sock)
     assert status == 400
     assert "client sent 10 of 1000000 body bytes" in json.loads(body)["message"]
+
+
+def test_a_client_that_leaves_mid_download_is_logged_as_such(
+    gateway_server: RunningServer, gateway_logs: CollectingHandler
+) -> None:
+    with socket.create_connection(("127.0.0.1", gateway_server.port), timeout=5) as sock:
+        sock.sendall(b"GET /auth/download?size=50000000 HTTP/1.1\r\nHost: gw\r\n\r\n")
+        sock.recv(65536)  # a first piece, then hang up
+    (line,) = _wait_for_records(gateway_logs, lambda rec: rec.get("path") == "/auth/download")
+    assert line["status"] == 200
+    assert "client went away after" in line["error"]
+    assert line["bytes_out"] < 50_000_000
