@@ -296,10 +296,10 @@ def test_a_stopped_upstream_gives_502_fast(http: httpx.Client) -> None:
     port = closed.getsockname()[1]
     try:
         url = f"http://127.0.0.1:{port}"
-        with Gateway([Route("/auth", url)], upstream_timeout=2.0) as gw, serve(gw) as server:
+        with Gateway([Route("/auth", url)], upstream_timeout=5.0) as gw, serve(gw) as server:
             started = time.monotonic()
             r = http.get(server.url + "/auth/login")
-            assert time.monotonic() - started < 1.5  # refused at once, not after the timeout
+            assert time.monotonic() - started < 2.5  # refused at once, not after the 5 s timeout
             health = http.get(server.url + "/health")
     finally:
         closed.close()
