@@ -85,7 +85,7 @@ def test_strict_build_fails_on(mistake: str, page: str, expected: str, tmp_path:
     config.write_text(
         f"INHERIT: {MKDOCS_YML}\ndocs_dir: {docs}\nnav: [index.md]\nplugins: [search]\n"
         f"hooks: [{DOCS / 'hooks' / 'sections.py'}]\n"
-        f"theme:\n  custom_dir: {DOCS / 'overrides'}\n"
+        f"theme:\n  custom_dir: {DOCS / 'overrides'}\nwatch: []\n"
         # `!relative $config_dir` resolves against this file: point it back at the repository
         "markdown_extensions:\n  - pymdownx.snippets:\n"
         f"      base_path: {REPO}\n      check_paths: true\n",
