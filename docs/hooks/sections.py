@@ -10,7 +10,9 @@ and this hook replaces that line, before Markdown runs, with the section of the 
 heading is, else starts with, else contains "Idempotency" (letters and digits compared,
 case-insensitive; exactly one heading must match): the
 heading's body down to the next heading of the same or a higher level. The section's own
-heading is dropped (the page has its title) and its sub-headings move up to fit the page.
+heading is dropped (the page has its title) and its sub-headings move up to fit the page:
+they become H2s, or H3s with ``... README.md#Heading | level=3 -->`` for a part placed under
+a heading of the page.
 ``README.md#_intro`` is the text between the file's title and its first sub-heading, and a
 path without ``#`` is the whole file without its title.
 
@@ -41,7 +43,10 @@ from typing import Any
 from markdown.extensions.toc import slugify
 from mkdocs.exceptions import PluginError
 
-DIRECTIVE = re.compile(r"^<!--\s*include-section:\s*(?P<path>[^#\s]+)(?:#(?P<heading>.*?))?\s*-->\s*$")
+DIRECTIVE = re.compile(
+    r"^<!--\s*include-section:\s*(?P<path>[^#\s|]+)(?:#(?P<heading>[^|]*?))?"
+    r"(?:\s*\|\s*level=(?P<level>[2-6]))?\s*-->\s*$"
+)
 SNIPPET = re.compile(r"""^\s*-{1,}8<-{1,}\s+["'](?P<path>[^"':]+)(?::[\w-]+)?["']""")
 HEADING = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<text>.+?)\s*#*\s*$")
 FENCE = re.compile(r"^\s*(?P<fence>`{3,}|~{3,})")
@@ -137,15 +142,16 @@ def _extract(path: str, wanted: str | None) -> tuple[list[str], int, list[Headin
     return lines[start.line + 1 : end], start.level, inner
 
 
-def _shift_headings(lines: list[str], from_level: int) -> list[str]:
-    """Move sub-headings up so that the included part's children become the page's H2s."""
+def _shift_headings(lines: list[str], from_level: int, top: int = 2) -> list[str]:
+    """Move sub-headings so that the included part's children become the page's H2s
+    (or H``top``s, for a part that goes under a heading of the page)."""
     heading_lines = {h.line for h in _headings(lines)}
     shifted = []
     for number, line in enumerate(lines):
         if number in heading_lines:
             match = HEADING.match(line)
             assert match is not None
-            level = max(2, len(match.group("hashes")) - from_level + 1)
+            level = max(top, len(match.group("hashes")) - from_level + top - 1)
             line = "#" * min(level, 6) + " " + match.group("text")
         shifted.append(line)
     return shifted
@@ -342,7 +348,7 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
             continue
         path, wanted = match.group("path"), match.group("heading")
         part, level, _ = _extract(path, wanted)
-        part = _shift_headings(part, level)
+        part = _shift_headings(part, level, int(match.group("level") or 2))
         part = _snippets_for_copies(part)
         out.extend(_rewrite_links(part, path, page.file.src_uri))
     return "\n".join(out) + "\n"

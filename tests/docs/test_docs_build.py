@@ -185,6 +185,14 @@ def test_section_hook_cuts_sections_at_headings_outside_code(tmp_path: Path) -> 
     assert [h.text for h in inner] == ["Timeouts"]
     assert "# not a heading" in lines and "Later." not in lines
     assert "## Timeouts" in hook._shift_headings(lines, level)
+    assert "### Timeouts" in hook._shift_headings(lines, level, 3)  # `| level=3`
+    directive = hook.DIRECTIVE.match("<!-- include-section: a/README.md#Sync calls | level=3 -->")
+    assert directive is not None
+    assert (directive["path"], directive["heading"], directive["level"]) == (
+        "a/README.md",
+        "Sync calls",
+        "3",
+    )
     intro, _, _ = hook._extract("lesson/README.md", "_intro")
     assert [ln for ln in intro if ln] == ["Intro text."]
     with pytest.raises(Exception, match="no heading"):
