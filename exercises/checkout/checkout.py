@@ -65,6 +65,8 @@ def create_app(env: CheckoutEnv) -> WebApp:
 
         # TODO 7 (stretch): if the inventory update cannot be queued after the charge,
         #         refund the charge (POST /refunds) and answer 503 with "status": "failed".
+        #         And in update_inventory: when the stock is short, refund and mark the
+        #         order failed, so that a retry of the request shows "status": "failed".
 
         log.info("checkout called", extra={"has_token": token is not None, "has_key": bool(key)})
         raise ApiError(501, "checkout is not implemented yet: see the TODOs in checkout.py")

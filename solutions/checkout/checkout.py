@@ -45,6 +45,11 @@ class CheckoutBody(CamelModel):
     amount_cents: int = Field(gt=0, le=10_000_000)
 
 
+def order_key(env: CheckoutEnv, order_id: str) -> str:
+    """Where a finished (or failed) order is kept, for the retries of its request."""
+    return f"{env.prefix}:order:{order_id}"
+
+
 def order_id_for(user_id: str, idempotency_key: str) -> str:
     """The same user with the same key is the same order, however often it is sent."""
     digest = hashlib.sha256(f"{user_id}\n{idempotency_key}".encode()).hexdigest()
@@ -56,9 +61,6 @@ def create_app(env: CheckoutEnv) -> WebApp:
     auth = ServiceClient("auth", env.auth_url, timeout=env.timeout)
     payment = ServiceClient("payment", env.payment_url, timeout=env.timeout)
     app = WebApp("checkout", redis=env.redis)
-
-    def order_key(order_id: str) -> str:
-        return f"{env.prefix}:order:{order_id}"
 
     def who_is(token: str | None) -> dict[str, Any]:
         """Step 1, sync: the caller's user, or a 401/503/504 that stops everything."""
@@ -94,18 +96,6 @@ def create_app(env: CheckoutEnv) -> WebApp:
         result: dict[str, Any] = answer.json()
         return result
 
-    def refund(order: dict[str, Any]) -> None:
-        """The saga's compensating step: give the money back (idempotent, like the charge)."""
-        try:
-            payment.post(
-                "/refunds",
-                json={"chargeId": order["chargeId"]},
-                headers={"Idempotency-Key": f"refund-{order['orderId']}"},
-                expect={200, 201},
-            )
-        except ServiceError:
-            log.error("refund failed: needs a person", extra={"order_id": order["orderId"]})
-
     @app.post("/checkout", body=CheckoutBody, status=201)
     def checkout(request: Request, body: CheckoutBody) -> Any:
         """Place an order: verify, charge, then queue the email and the stock update."""
@@ -114,7 +104,7 @@ def create_app(env: CheckoutEnv) -> WebApp:
             raise ApiError(400, "an Idempotency-Key header (1-200 chars) is required")
         user = who_is(bearer_token(request))
         order_id = order_id_for(user["userId"], key)
-        stored = env.redis.get(order_key(order_id))
+        stored = env.redis.get(order_key(env, order_id))
         if stored is not None:  # a retry of an order we finished: the same answer again
             order = json.loads(stored)
             status = 201 if order["status"] == "confirmed" else 503
@@ -131,14 +121,15 @@ def create_app(env: CheckoutEnv) -> WebApp:
         # Step 3, async. Job ids come from the order: a retry adds nothing new.
         try:
             env.inventory_queue.add("update-inventory", {"orderId": order_id,
-                                    "items": order["items"]},
+                                    "items": order["items"], "chargeId": paid["chargeId"],
+                                    "amountCents": body.amount_cents},
                                     job_id=f"inventory-{order_id}", **RETRIES)  # fmt: skip
         except Exception as exc:
             # The saga, in the small: the stock cannot be reserved, so undo the charge.
             log.error("inventory update not queued: refunding", extra={"error": str(exc)})
-            refund(order)
+            refund(payment, order)
             order["status"] = "failed"
-            env.redis.set(order_key(order_id), json.dumps(order))
+            env.redis.set(order_key(env, order_id), json.dumps(order))
             return json_response(dict(order, error="could not reserve stock; refunded"), 503)
         # Step 4, async: the email is not the business rule, so a failure here is logged.
         try:
@@ -147,10 +138,24 @@ def create_app(env: CheckoutEnv) -> WebApp:
                                 job_id=f"confirmation-{order_id}", **RETRIES)  # fmt: skip
         except Exception as exc:
             log.error("confirmation email not queued", extra={"error": str(exc)})
-        env.redis.set(order_key(order_id), json.dumps(order))
+        # NX: if the inventory worker already failed this order, its word stands.
+        env.redis.set(order_key(env, order_id), json.dumps(order), nx=True)
         return json_response(order, 201)
 
     return app
+
+
+def refund(payment: ServiceClient, order: dict[str, Any]) -> None:
+    """The saga's compensating step: give the money back (idempotent, like the charge)."""
+    try:
+        payment.post(
+            "/refunds",
+            json={"chargeId": order["chargeId"]},
+            headers={"Idempotency-Key": f"refund-{order['orderId']}"},
+            expect={200, 201},
+        )
+    except ServiceError:
+        log.error("refund failed: needs a person", extra={"order_id": order["orderId"]})
 
 
 def send_confirmation_email(job: Job, env: CheckoutEnv) -> dict[str, Any]:
@@ -179,20 +184,40 @@ def update_inventory(job: Job, env: CheckoutEnv) -> dict[str, Any]:
 
     The store has no idempotency key, so the delivery log is claimed *before* the move
     (SET NX): a second run sees the claim and skips. If the move fails, the claim is
-    dropped so that a retry can try again; out of stock is final (no retry helps).
+    dropped so that a retry can try again. Not enough stock is final: the saga's
+    compensation runs (refund, order failed) and the job fails without retries.
     """
-    from provided import OutOfStock
-
     data = job.data
     claim = f"{env.prefix}:stock-moved:{data['orderId']}"
     if not env.redis.set(claim, job.id, nx=True):
         return {"skipped": "stock already moved for this order"}
+    # Look before taking, so a short item does not leave the others half taken. (Two
+    # workers could still race between the look and the take; a real store would
+    # reserve all items in one transaction.)
+    short = [i["sku"] for i in data["items"] if env.inventory.level(i["sku"]) < i["quantity"]]
+    if short:
+        cancel_order(data, env)
+        raise UnrecoverableError(f"out of stock: {', '.join(short)}; order refunded")
     try:
         for item in data["items"]:
             env.inventory.take(item["sku"], item["quantity"])
-    except OutOfStock as exc:
-        raise UnrecoverableError(str(exc)) from exc
     except Exception:
         env.redis.delete(claim)
         raise
     return {"moved": len(data["items"])}
+
+
+def cancel_order(data: dict[str, Any], env: CheckoutEnv) -> None:
+    """The saga's compensation, from a worker: refund the charge, mark the order failed.
+
+    The charge id comes with the job; a job added before it was known (an older version
+    of this service) finds it in the stored order instead.
+    """
+    key = order_key(env, data["orderId"])
+    stored = env.redis.get(key)
+    order = dict(json.loads(stored) if stored else {}, **data)
+    if "chargeId" not in order:
+        raise RuntimeError(f"order {data['orderId']} is not stored yet: retry later")
+    with ServiceClient("payment", env.payment_url, timeout=env.timeout) as payment:
+        refund(payment, order)
+    env.redis.set(key, json.dumps(dict(order, status="failed")))

@@ -66,9 +66,7 @@ MUTANTS = [
     Mutant(
         "happy_path",
         "a new order is answered 200 OK instead of 201 Created",
-        "        env.redis.set(order_key(order_id), json.dumps(order))\n"
         "        return json_response(order, 201)",
-        "        env.redis.set(order_key(order_id), json.dumps(order))\n"
         "        return json_response(order, 200)",
     ),
     Mutant(
@@ -100,8 +98,8 @@ MUTANTS = [
     Mutant(
         "payment_timeout_504",
         "no real timeout on the call to payment",
-        'ServiceClient("payment", env.payment_url, timeout=env.timeout)',
-        'ServiceClient("payment", env.payment_url, timeout=60.0)',
+        'payment = ServiceClient("payment", env.payment_url, timeout=env.timeout)',
+        'payment = ServiceClient("payment", env.payment_url, timeout=60.0)',
     ),
     Mutant(
         "payment_unavailable_503",
@@ -167,14 +165,17 @@ MUTANTS = [
     ),
     Mutant(
         "saga_compensates",
-        "no compensation: the charge is kept when the stock cannot be reserved",
-        "            refund(order)\n",
+        "no compensation: the charge is kept when the stock cannot be queued or reserved",
+        "            refund(payment, order)\n",
         "",
     ),
 ]
 
 # Two mutants need more than one edit: these are applied after the main one.
 EXTRA_EDITS: dict[str, list[tuple[str, str]]] = {
+    "saga_compensates": [
+        ("        refund(payment, order)\n    env.redis", "        pass\n    env.redis")
+    ],
     "missing_idempotency_key": [("import hashlib\n", "import hashlib\nimport uuid\n")],
     "charge_retry_safe": [("import hashlib\n", "import hashlib\nimport uuid\n")],
     "job_ids_from_order": [

@@ -637,16 +637,40 @@ def inventory_worker_idempotent(lab: CheckoutLab) -> None:
 
 @check(
     "saga_compensates",
-    title="stretch: inventory cannot be queued after the charge: refund, order failed",
+    title="stretch: stock cannot be queued or reserved after the charge: refund, order failed",
     points=5,
     extra_credit=True,
     todo="TODO 7",
     hint="A saga undoes its finished steps when a later one fails: what undoes a charge?",
 )
-def saga_compensates(lab: CheckoutLab) -> None:
+def saga_compensates(lab: CheckoutLab) -> Partial:
+    problems = []
+    for scenario in (_saga_when_not_queued, _saga_when_out_of_stock):
+        lab.payment.reset()
+        try:
+            scenario(lab)
+        except CheckFailed as failed:
+            problems.append(failed.explain())
+    return Partial((2 - len(problems)) / 2, "\n".join(problems))
+
+
+def _money_back(lab: CheckoutLab, called: str) -> None:
+    taken = sum(c.amount_cents for c in lab.payment.charges)
+    given_back = sum(r.amount_cents for r in lab.payment.refunds)
+    if taken != given_back:
+        raise CheckFailed(
+            "the customer paid for an order that failed",
+            called=called,
+            got=f"charged {taken}, refunded {given_back} cents",
+            expected="every charge refunded",
+        )
+
+
+def _saga_when_not_queued(lab: CheckoutLab) -> None:
     lab.inventory_queue.failing = True
     called = f"{POST} while the inventory queue's Redis is unavailable"
     reply = lab.post_checkout(key=lab.new_key())
+    lab.inventory_queue.failing = False
     _expect(
         reply,
         {409, 500, 502, 503},
@@ -661,15 +685,7 @@ def saga_compensates(lab: CheckoutLab) -> None:
             got=reply.describe(),
             expected='"status": "failed"',
         )
-    taken = sum(c.amount_cents for c in lab.payment.charges)
-    given_back = sum(r.amount_cents for r in lab.payment.refunds)
-    if taken != given_back:
-        raise CheckFailed(
-            "the customer paid for an order that failed",
-            called=called,
-            got=f"charged {taken}, refunded {given_back} cents",
-            expected="every charge refunded",
-        )
+    _money_back(lab, called)
     if lab.email_queue.adds:
         raise CheckFailed(
             "a confirmation email was queued for a failed order",
@@ -677,3 +693,20 @@ def saga_compensates(lab: CheckoutLab) -> None:
             got="an email job",
             expected="none",
         )
+
+
+def _saga_when_out_of_stock(lab: CheckoutLab) -> None:
+    wanted = STOCK["poster"] + 2
+    body = {"items": [{"sku": "poster", "quantity": wanted}], "amountCents": 1500 * wanted}
+    called = f"{POST} for {wanted} posters ({STOCK['poster']} in stock), then the stock worker"
+    reply = lab.post_checkout(body, key=lab.new_key())
+    _expect(
+        reply,
+        {200, 201},
+        called,
+        "2xx: the checkout cannot know the stock yet",
+        "the order was not taken",
+    )
+    for job in lab.inventory_queue.jobs():
+        lab.process("inventory", job, may_fail=True)  # failing the job is right here
+    _money_back(lab, called)
