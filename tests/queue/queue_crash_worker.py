@@ -23,7 +23,7 @@ def main() -> None:
 
     def deliver(job: Job) -> str:
         conn.hincrby(runs, job.id, 1)
-        time.sleep(0.02)  # the "send": a SIGKILL may land here
+        time.sleep(0.03)  # the "send": a SIGKILL may land here
         conn.hsetnx(deliveries, job.id, os.getpid())
         return "sent"
 

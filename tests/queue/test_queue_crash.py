@@ -44,6 +44,7 @@ def test_sigkilled_workers_lose_no_job(
     )
     q.add_bulk([{"name": "deliver", "data": {"n": i}} for i in range(JOBS)])
     rng = random.Random(6)
+    victims = rng.sample(range(3), 3)  # each of the three is killed at least once
     procs = [_spawn(real_redis_url, q.name) for _ in range(3)]
     kills = 0
     try:
@@ -54,7 +55,7 @@ def test_sigkilled_workers_lose_no_job(
             if counts["completed"] == JOBS:
                 break
             if kills < 10 and counts["completed"] < JOBS * 0.9:
-                victim = rng.randrange(3)
+                victim = victims[kills] if kills < 3 else rng.randrange(3)
                 procs[victim].send_signal(signal.SIGKILL)
                 procs[victim].wait(5)
                 procs[victim] = _spawn(real_redis_url, q.name)
@@ -71,7 +72,7 @@ def test_sigkilled_workers_lose_no_job(
         runs = {k: int(v) for k, v in real_redis.hgetall(runs_key).items()}
         deliveries = real_redis.hgetall(deliveries_key)
         real_redis.delete(runs_key, deliveries_key)
-    assert kills >= 3, "the workers finished before they could be killed enough"
+    assert kills >= 3, "the workers finished before each could be killed"
     assert counts == {"waiting": 0, "active": 0, "delayed": 0, "completed": JOBS, "failed": 0}
     jobs = [q.get_job(str(i)) for i in range(1, JOBS + 1)]
     assert all(j is not None and j.state is JobState.COMPLETED for j in jobs)
