@@ -18,7 +18,12 @@ from rich.console import Console
 
 from launchpad.grading.batch import grade_batch, gradebook_csv, print_summary
 from launchpad.grading.checks import ExtraChecksError
-from launchpad.grading.engine import GradingOptions, grade_submission, load_exercise
+from launchpad.grading.engine import (
+    GradingOptions,
+    grade_submission,
+    load_exercise,
+    planned_checks,
+)
 from launchpad.grading.isolation import DEFAULT_TIME_LIMIT, grade_isolated
 from launchpad.grading.results import GradeReport, write_results
 from launchpad.grading.scorecard import print_scorecard, print_student_view
@@ -110,6 +115,9 @@ def grade_main(argv: list[str]) -> int:
         return 2
     options = _options(args, only=frozenset(args.only))
     try:
+        if not planned_checks(args.exercise, options, args.checks):
+            errors.print(f"[red]no check is selected (--only {' '.join(args.only)})[/]")
+            return 2
         if args.batch is not None:
             return _batch(args, options, console)
         report = _grade_one(args, options)

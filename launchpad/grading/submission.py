@@ -10,6 +10,7 @@ submission may also import later, inside a worker function.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import sys
@@ -80,7 +81,8 @@ def _load_module(
         except BaseException as exc:
             box["error"] = f"importing {filename} failed: " + describe_exception(exc, (folder,))
         finally:
-            sys.path.remove(str(folder))
+            with contextlib.suppress(ValueError):  # the submission may have removed it
+                sys.path.remove(str(folder))
             for key in set(sys.modules) - before - {name}:  # the student's own helpers
                 file = getattr(sys.modules[key], "__file__", None) or ""
                 if file and Path(file).resolve().is_relative_to(folder.resolve()):

@@ -108,3 +108,9 @@ def test_grade_refuses_a_folder_that_does_not_exist(tmp_path: Path) -> None:
 
 def test_the_examples_folder_holds_no_stray_python_bytecode() -> None:
     assert not list(EXAMPLES.rglob("__pycache__"))
+
+
+def test_grade_refuses_an_unknown_check_and_broken_extra_checks(tmp_path: Path) -> None:
+    assert grade_main([str(SOLUTION), "--only", "no_such_check"]) == 2
+    (tmp_path / "bad.py").write_text("raise RuntimeError('typo')\n")
+    assert grade_main([str(SOLUTION), "--checks", str(tmp_path)]) == 2

@@ -10,6 +10,10 @@ from launchpad.grading.results import GradeReport
 
 from .mutants import MUTANTS
 
+# The first test to ask for the graded reports waits for all of them (a minute at most on
+# a busy machine): more than pytest's default limit for one test.
+pytestmark = pytest.mark.timeout(300)
+
 
 def test_every_check_has_a_mutant() -> None:
     assert sorted(m.check for m in MUTANTS) == sorted(c.name for c in CHECKS)

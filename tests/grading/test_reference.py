@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from launchpad.grading.checkout import CHECKS
 from launchpad.grading.results import GradeReport
 
 from .conftest import SOLUTION, STARTER
+
+# The first test to ask for the graded reports waits for all of them (a minute at most on
+# a busy machine): more than pytest's default limit for one test.
+pytestmark = pytest.mark.timeout(300)
 
 
 def test_the_solution_scores_full_marks_and_the_extra_credit(
