@@ -166,11 +166,13 @@ class Queue:
         return (checked_id, record, opts["delay"]), job
 
     def _job_from_add(self, reply: list[Any], job: Job) -> Job:
-        """The added job: ``job`` as built here, or the one found under its id."""
-        job_id, duplicate, state, added, existing = reply
-        if int(duplicate):
-            job = Job.from_record(str(job_id), existing, duplicate=True)
-        job.id, job.state, job.added_at = str(job_id), JobState(state), int(added)
+        """The added job: ``job`` as built here, or the one that was there (a duplicate)."""
+        job_id, duplicate = str(reply[0]), int(reply[1])
+        if duplicate:
+            found = Job.from_reply(job_id, reply[2:])
+            found.duplicate = True
+            return found
+        job.id, job.state, job.added_at = job_id, JobState(reply[2]), int(reply[3])
         return job
 
     # --8<-- [start:add]

@@ -376,3 +376,15 @@ def test_bulk_adds_are_split_into_chunks_and_the_first_id_wins(
     assert [j.duplicate for j in jobs] == [False] * 4 + [True] * 6
     assert [j.data for j in jobs] == [0, 1, 2, 3] * 2 + [0, 1]
     assert q.counts()["waiting"] == 4
+
+
+def test_a_duplicate_add_returns_the_whole_existing_job(backend_conn: Any, make_queue: Any) -> None:
+    q = make_queue(backend_conn)
+    q.add("n", {"v": 1}, job_id="receipt-9")
+    job = take(q, "t")
+    assert job is not None
+    finish(q, job.id, "t")
+    again = q.add("n", {"v": 2}, job_id="receipt-9")
+    assert again.duplicate and again.state is JobState.COMPLETED
+    assert (again.attempts_made, again.return_value, again.data) == (1, "ok", {"v": 1})
+    assert again.finished_at is not None

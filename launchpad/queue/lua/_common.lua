@@ -80,3 +80,16 @@ local function take_next(token, now, duration)
   if #first == 0 then return {'none', '-1'} end
   return {'none', tostring(math.max(tonumber(first[2]) - now, 0))}
 end
+
+-- Everything known about a job: {JSON, state, added, processed, finished, attempts,
+-- stalls, result, error, stack} ('' for what is not set), or nil when there is no job.
+local function job_fields(id)
+  local record = redis.call('HGET', K.jobs, id)
+  if not record then return nil end
+  local fields = {record}
+  for _, part in ipairs({'states', 'added', 'processed', 'finished', 'attempts', 'stalls',
+                         'results', 'errors', 'stacks'}) do
+    table.insert(fields, redis.call('HGET', K[part], id) or '')
+  end
+  return fields
+end

@@ -1,6 +1,7 @@
 -- add_job: new jobs go to `wait` (or `paused`, or `delayed` when they have a delay).
 -- ARGV: one or more triples of job id ('' = next automatic id), job JSON, delay ms.
--- Returns, per job, {id, duplicate 0|1, state, added ms, JSON of the existing job | ''}.
+-- Returns, per job, {id, 0, state, added ms} for a new job, or {id, 1, all the fields of
+-- the job that was there (see job_fields)} for a duplicate.
 -- An id that exists, in ANY state, is a no-op: the existing job is returned unchanged.
 local now = now_ms()
 local reply, records, added, states, waiting, delayed = {}, {}, {}, {}, {}, {}
@@ -8,20 +9,18 @@ local seen = {}  -- ids added by this call (one id twice in one bulk: the first 
 for i = 1, #ARGV, 3 do
   local id, record, delay = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   -- --8<-- [start:dedup]
-  local existing = false
+  local existing = nil
   if id == '' then
     id = tostring(redis.call('INCR', K.id))
-  elseif seen[id] then
-    existing = seen[id]
+  elseif seen[id] then  -- added earlier in this same call (written at the end)
+    existing = {seen[id][1], seen[id][2], tostring(now), '', '', '0', '0', '', '', ''}
   else
-    existing = redis.call('HGET', K.jobs, id)
+    existing = job_fields(id)
   end
   if existing then
-    local state = redis.call('HGET', K.states, id) or (delay > 0 and 'delayed') or 'waiting'
-    table.insert(reply, {id, 1, state, redis.call('HGET', K.added, id) or tostring(now), existing})
+    table.insert(reply, {id, 1, unpack(existing)})
   -- --8<-- [end:dedup]
   else
-    seen[id] = record
     local state = 'waiting'
     if delay > 0 then
       state = 'delayed'
@@ -34,7 +33,8 @@ for i = 1, #ARGV, 3 do
       table.insert(pair[1], id)
       table.insert(pair[1], pair[2])
     end
-    table.insert(reply, {id, 0, state, tostring(now), ''})
+    seen[id] = {record, state}
+    table.insert(reply, {id, 0, state, tostring(now)})
   end
 end
 -- One write per structure for the whole batch (at most 1,000 jobs per call).
