@@ -428,6 +428,58 @@ def _fmt(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
+TARGET_NOTES = {
+    "direct": "the upstream itself, no gateway: the baseline",
+    "ours (werkzeug)": "launchpad.gateway on launchpad.http.serve (werkzeug's threaded server, "
+    "which closes the client connection after every response), as `launchpad up` runs it",
+    "ours (cheroot)": "the same gateway app on cheroot's threaded server (client keep-alive, "
+    "its default 10 threads)",
+    "seed (express + hpm)": "the seed lesson's gateway: Express + http-proxy-middleware with the "
+    "seed's options (bench/peers/seed_gateway.js)",
+    "nginx": "nginx, one worker, kept-alive upstream connections, request and response "
+    "buffering off",
+}
+
+
+def verdict(targets: list[Target], use_wrk: bool, mb: int) -> list[str]:
+    """Ours against the seed's gateway on the figures the issue names, in this run."""
+    by_name = {t.name: t.results for t in targets}
+    seed = by_name.get("seed (express + hpm)")
+    ours = [name for name in by_name if name.startswith("ours")]
+    if seed is None or not ours:
+        return []
+    tool = "wrk" if use_wrk else "py"
+    figures = [  # key, label, lower is better
+        (f"added_{tool}_p50", "added p50 latency, 1 connection (ms)", True),
+        (f"{tool}_rps_16", "requests/s at 16 connections", False),
+        ("cpu_us", "CPU per request (µs)", True),
+        ("rss_down_mb", f"RSS growth streaming {mb} MB down (MB)", True),
+        ("rss_up_mb", f"RSS growth streaming {mb} MB up (MB)", True),
+    ]
+    lines = ["", "## Ours against the seed's gateway, same run", "",
+             "| figure | seed | " + " | ".join(ours) + " |",
+             "|---|---:|" + "---:|" * len(ours)]  # fmt: skip
+    for key, label, lower in figures:
+        if key not in seed:
+            continue
+        cells = []
+        for name in ours:
+            value, base = by_name[name].get(key), seed[key]
+            if value is None:
+                cells.append("-")
+                continue
+            better = value < base if lower else value > base
+            if abs(base) > 1e-9 and abs(value - base) / abs(base) < 0.05:
+                word = "even (within 5%)"
+            elif abs(base) > 1e-9:
+                word = f"{'better' if better else 'worse'} by {abs(value - base) / abs(base):.0%}"
+            else:
+                word = "better" if better else "worse"
+            cells.append(f"{_fmt(float(value), 2)} ({word})")
+        lines.append(f"| {label} | {_fmt(float(seed[key]), 2)} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def write_markdown(path: Path, targets: list[Target], meta: dict[str, Any]) -> str:
     use_wrk = meta["wrk"]
     mb = meta["stream_mb"]
@@ -441,6 +493,8 @@ def write_markdown(path: Path, targets: list[Target], meta: dict[str, Any]) -> s
         "(JSON lines cost it about 0.1 ms of CPU per request more).",
         "",
     ]
+    lines += [f"- **{t.name}**: {TARGET_NOTES[t.name]}" for t in targets if t.name in TARGET_NOTES]
+    lines.append("")
     if use_wrk:
         lines += [
             "## wrk (latency at 1 connection; throughput at 1 and 16 connections)",
@@ -480,6 +534,7 @@ def write_markdown(path: Path, targets: list[Target], meta: dict[str, Any]) -> s
                 f"| {_fmt(r.get('rss_up_mb'), 1)} MB |"
             )
         lines.append(row)
+    lines += verdict(targets, use_wrk, mb)
     lines += ["", "## Notes", ""]
     lines += [f"- {note}" for note in meta["notes"]] or ["- nothing was skipped"]
     lines += [
@@ -558,6 +613,17 @@ def versions(targets: list[Target]) -> str:
             out = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
             found.append("wrk " + (out.stdout or out.stderr).split()[1])
     return ", ".join(found)
+
+
+def render(args: argparse.Namespace) -> int:
+    """Write the table and the plot again from a run's JSON, without measuring anything."""
+    saved = json.loads(Path(args.from_json).read_text())
+    targets = [Target(name, "", None, results) for name, results in saved["targets"].items()]
+    out = Path(args.out)
+    if args.plot != "none":
+        plot(Path(args.plot), targets, saved["meta"]["wrk"])
+    print(write_markdown(out / "gateway_overhead.md", targets, saved["meta"]))
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -737,6 +803,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(HERE / "results"))
     parser.add_argument("--plot", default=str(ROOT / "docs/assets/bench/gateway_overhead.png"),
                         help="where the PNG goes, or 'none'")  # fmt: skip
+    parser.add_argument("--from-json", help="re-render the table and plot from a run's JSON")
     parser.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-ours", choices=["werkzeug", "cheroot"], help=argparse.SUPPRESS)
     parser.add_argument("--upstream-url", help=argparse.SUPPRESS)
@@ -747,7 +814,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve_ours:
         serve_ours(args.serve_ours, args.upstream_url)
         return 0
-    return run(args)
+    return render(args) if args.from_json else run(args)
 
 
 if __name__ == "__main__":
