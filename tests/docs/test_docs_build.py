@@ -145,6 +145,7 @@ REFERENCE_MODULES = [
     "launchpad.gateway",
     "launchpad.queue",
     "launchpad.services",
+    "launchpad.grading",
 ]
 
 
