@@ -134,9 +134,8 @@ def run_launchpad(url: str, n: int, conc: int, enqueue: bool) -> dict[str, Any]:
 
 def run_rq(url: str, n: int, conc: int, enqueue: bool) -> dict[str, Any]:
     import redis
-    from rq import Queue, SimpleWorker
-
     from queue_throughput import noop as rq_noop  # RQ refuses functions from __main__
+    from rq import Queue, SimpleWorker
 
     conn = redis.Redis.from_url(url)
     q = Queue(f"bench-{uuid.uuid4().hex[:8]}", connection=conn)
@@ -358,7 +357,7 @@ def run_child(system: str, url: str, n: int, conc: int, enqueue: bool) -> dict[s
 
 def fmt(value: Any, digits: int = 0) -> str:
     if value is None:
-        return "–"
+        return "-"
     return f"{value:,.{digits}f}"
 
 
@@ -383,15 +382,15 @@ def table(results: dict[str, dict[str, Any]], n: int, url: str) -> str:
         proc = c1.get("process")
         vs_peer = (proc / results[best_peer]["c1"]["process"]) if best_peer and proc else None
         vs_raw = (proc / raw) if raw and proc else None
-        default = f"{fmt(cd.get('process'))} (c={DEFAULT_CONCURRENCY[system]})" if cd else "–"
+        default = f"{fmt(cd.get('process'))} (c={DEFAULT_CONCURRENCY[system]})" if cd else "-"
         lines.append(
             f"| {LABEL[system]} | {fmt(c1.get('enqueue_single'))} | {fmt(c1.get('enqueue_bulk'))} "
             f"| {fmt(proc)} | {default} | {fmt(c1.get('commands_per_job'), 2)} "
-            f"| {fmt(c1.get('rss_mb'), 0)} | {fmt(vs_peer, 2)}× | {fmt(vs_raw, 2)}× |"
+            f"| {fmt(c1.get('rss_mb'), 0)} | {fmt(vs_peer, 2)}x | {fmt(vs_raw, 2)}x |"
         )
     lines += [
         "",
-        f"Best peer at c=1: {LABEL[best_peer] if best_peer else '–'}. commands/job = client "
+        f"Best peer at c=1: {LABEL[best_peer] if best_peer else '-'}. commands/job = client "
         "commands sent while processing, divided by jobs (Lua-internal calls do not count). "
         "RQ's SimpleWorker runs one job at a time, so its default concurrency is 1; BullMQ's "
         "default is 1, arq's 10, LaunchPad's 5 threads. arq has no bulk add: its bulk figure "
