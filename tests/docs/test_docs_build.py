@@ -235,3 +235,14 @@ def test_every_section_of_the_lesson_readme_is_on_the_site() -> None:
     for section in sections:
         shown = any(section in hook._matching([section], w) for w in wanted)
         assert shown, f"the lesson's section {section.text!r} is on no page of the site"
+
+
+def test_docs_cli_outside_the_repository_says_where_to_run_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from launchpad.docs_cli import docs_main, find_mkdocs_yml
+
+    assert find_mkdocs_yml(DOCS / "lesson-06") == MKDOCS_YML
+    monkeypatch.chdir(tmp_path)
+    assert docs_main(["build"]) == 2
+    assert "no mkdocs.yml here or above" in capsys.readouterr().err
