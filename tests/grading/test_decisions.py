@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from launchpad.grading.checkout.checks import (
+from launchpad.grading.checkout.checks.decisions import (
     EXPECTED_MODES,
     MIN_WORDS,
     decisions_justified,
