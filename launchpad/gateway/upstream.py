@@ -5,14 +5,15 @@ transports):
 
 - :class:`PooledUpstream` for a service on a socket: a pool of kept-alive HTTP/1.1
   connections (stdlib ``http.client``). Opening a TCP connection per request, as the seed's
-  gateway does, costs a handshake and a slow start every time; a pool pays it once.
+  gateway does, costs a handshake every time; a pool pays it once per connection.
 - :class:`HttpxUpstream` for anything an ``httpx`` transport can reach, such as a WSGI app
   in the same process (``httpx.WSGITransport``): tests and demos without sockets.
 
 Why not httpx for sockets too? It is the kit's service client and a fine one, but a
-gateway sends every request of the system, and httpx spends several times the CPU of
-``http.client`` per request (bench/gateway_overhead.py measures it). The pool below is
-small enough to read, which suits a lesson about keep-alive anyway.
+gateway sends every request of the system: in a loop of small kept-alive GETs here, httpx
+spent about 680 µs of CPU per request, httpcore alone 390 and ``http.client`` 180. With
+httpx the whole gateway cost about twice the CPU per request. The pool below is small
+enough to read, which suits a lesson about keep-alive anyway.
 
 Failures come out as two exceptions the proxy turns into statuses (RFC 9110 §15.6):
 :class:`UpstreamTimeout` (no answer in time: 504) and :class:`UpstreamUnreachable`
