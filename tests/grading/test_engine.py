@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import launchpad.grading
 from launchpad.grading import Check, CheckFailed, GradingOptions, Partial, Registry
 from launchpad.grading.checks import ExtraChecksError, load_extra_checks
 from launchpad.grading.engine import describe_exception, grade_submission, run_check
@@ -156,3 +157,14 @@ def test_visible_only_leaves_out_the_hidden_checks() -> None:
     )
     report = grade_submission(EXAMPLES / "decisions-only" / "submission", options=options)
     assert [r.name for r in report.results] == ["decisions_modes"]
+
+
+def test_every_grading_file_fits_in_a_readers_head() -> None:
+    package = Path(launchpad.grading.__file__).parent
+    for path in package.rglob("*.py"):
+        assert len(path.read_text().splitlines()) <= 350, f"{path} is over 350 lines"
+
+
+def test_the_public_surface_is_what_all_says() -> None:
+    for name in launchpad.grading.__all__:
+        assert hasattr(launchpad.grading, name), name

@@ -13,194 +13,42 @@ in flight, so one check's leftovers never land in the next one.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
-import redis as redis_lib
 
 from launchpad import correlation
 from launchpad.gateway import Gateway, Route
+from launchpad.grading.checkout.recorders import (
+    Added,
+    InFlight,
+    RecordingQueue,
+    Timeline,
+    Tracer,
+)
 from launchpad.grading.checks import Check, CheckFailed
 from launchpad.grading.engine import GradingOptions, describe_exception
 from launchpad.grading.submission import Submission
 from launchpad.http.serve import RunningServer, serve
-from launchpad.queue import Job, Queue
+from launchpad.queue import Job
 from launchpad.redis import EMBEDDED_URL, create_redis_connection
 from launchpad.services.auth import AuthService, ScryptCost, create_auth_app
 from launchpad.services.outbox import Outbox
 
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
-
-__all__ = ["STOCK", "CheckoutLab", "Reply"]
+__all__ = ["STOCK", "USER_EMAIL", "CheckoutLab", "Reply"]
 
 STOCK = {"mug": 20, "lamp": 5, "poster": 3}
 USER_EMAIL = "grace@example.com"
-
-
-@dataclass(frozen=True)
-class Event:
-    """One thing that happened, in order: ``("auth", "GET /auth/verify")``."""
-
-    source: str
-    what: str
-    at: float = field(default_factory=time.monotonic)
-
-
-class Timeline:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.events: list[Event] = []
-
-    def add(self, source: str, what: str) -> None:
-        with self._lock:
-            self.events.append(Event(source, what))
-
-    def clear(self) -> None:
-        with self._lock:
-            self.events = []
-
-    def sources(self) -> list[str]:
-        with self._lock:
-            return [e.source for e in self.events]
-
-
-@dataclass(frozen=True)
-class Traced:
-    method: str
-    path: str
-    correlation_id: str | None
-
-
-class Tracer:
-    """WSGI middleware in front of a service: records each request; can hang on purpose."""
-
-    def __init__(self, app: WSGIApplication, name: str, timeline: Timeline) -> None:
-        self.app, self.name, self.timeline = app, name, timeline
-        self.calls: list[Traced] = []
-        self.hanging = False
-        self._released = threading.Event()
-
-    def hang(self) -> None:
-        self._released.clear()
-        self.hanging = True
-
-    def release(self) -> None:
-        self.hanging = False
-        self._released.set()
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        self.calls.append(
-            Traced(environ["REQUEST_METHOD"], path, environ.get("HTTP_X_CORRELATION_ID"))
-        )
-        self.timeline.add(self.name, f"{environ['REQUEST_METHOD']} {path}")
-        if self.hanging:
-            self._released.wait(30)
-            start_response("503 Service Unavailable", [("Content-Type", "application/json")])
-            return [b'{"error":"gave up (the grader let go)"}']
-        return self.app(environ, start_response)
-
-
-class InFlight:
-    """WSGI middleware that counts the requests the checkout is still working on."""
-
-    def __init__(self, app: WSGIApplication) -> None:
-        self.app = app
-        self.active = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        with self._lock:
-            self.active += 1
-        try:
-            return list(self.app(environ, start_response))
-        finally:
-            with self._lock:
-                self.active -= 1
-
-
-@dataclass(frozen=True)
-class Added:
-    """One ``add`` the submission made: what it asked for and what the queue did."""
-
-    name: str
-    requested_id: str | None
-    job_id: str
-    duplicate: bool
-    correlation_id: str | None
-
-
-class RecordingQueue:
-    """Stands in for a :class:`Queue`: records each add, passes it on, or fails on purpose."""
-
-    _numbers = itertools.count(1)
-
-    def __init__(self, kind: str, connection: Any, prefix: str, timeline: Timeline) -> None:
-        self.kind, self.connection, self.prefix, self.timeline = kind, connection, prefix, timeline
-        self.adds: list[Added] = []
-        self.failing = False
-        self.inner = self._new_queue()
-
-    def _new_queue(self) -> Queue:
-        return Queue(f"{self.prefix}-{self.kind}-{next(self._numbers)}", connection=self.connection)
-
-    def fresh(self) -> None:
-        self.discard()
-        self.inner = self._new_queue()
-        self.adds = []
-        self.failing = False
-
-    def add(self, name: str, data: Any, *, job_id: str | None = None, **options: Any) -> Job:
-        self.timeline.add(f"queue:{self.kind}", f"add {name}")
-        if self.failing:
-            raise redis_lib.exceptions.ConnectionError(
-                "Redis is unavailable (the grader cut it off on purpose)"
-            )
-        job = self.inner.add(name, data, job_id=job_id, **options)
-        self.adds.append(
-            Added(name, job_id, job.id, job.duplicate, correlation.current_correlation_id())
-        )
-        return job
-
-    def add_bulk(self, jobs: Iterable[dict[str, Any]]) -> list[Job]:
-        return [
-            self.add(
-                j["name"],
-                j["data"],
-                job_id=j.get("job_id"),
-                **{k: v for k, v in j.items() if k not in ("name", "data", "job_id")},
-            )
-            for j in jobs
-        ]
-
-    def discard(self) -> None:
-        """Delete the current queue's keys (a real Redis is shared: leave nothing behind)."""
-        with contextlib.suppress(Exception):  # Redis gone: nothing we can clean
-            self.inner.obliterate()
-
-    def __getattr__(self, attribute: str) -> Any:
-        return getattr(self.inner, attribute)
-
-    def jobs(self) -> list[Job]:
-        """The distinct jobs in the queue now (duplicates added once)."""
-        found = []
-        for job_id in dict.fromkeys(a.job_id for a in self.adds):
-            job = self.inner.get_job(job_id)
-            if job is not None:
-                found.append(job)
-        return found
 
 
 @dataclass(frozen=True)
