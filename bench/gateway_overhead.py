@@ -433,7 +433,7 @@ TARGET_NOTES = {
     "ours (werkzeug)": "launchpad.gateway on launchpad.http.serve (werkzeug's threaded server, "
     "which closes the client connection after every response), as `launchpad up` runs it",
     "ours (cheroot)": "the same gateway app on cheroot's threaded server (client keep-alive, "
-    "its default 10 threads)",
+    "its default 10 threads, up to 64 idle kept-alive client connections)",
     "seed (express + hpm)": "the seed lesson's gateway: Express + http-proxy-middleware with the "
     "seed's options (bench/peers/seed_gateway.js)",
     "nginx": "nginx, one worker, kept-alive upstream connections, request and response "
@@ -772,6 +772,9 @@ def serve_ours(server_kind: str, upstream: str) -> None:
         # cheroot's default pool (10 threads). Fewer threads cost less CPU per request (less
         # GIL handover) but serve fewer slow requests at once; more cost more.
         server = wsgi.Server(("127.0.0.1", 0), gateway, numthreads=10)
+        # cheroot closes kept-alive client connections past 10 idle ones; 16 clients would
+        # then reconnect all the time. A gateway holds many: allow 64.
+        server.keep_alive_conn_limit = 64
         server.prepare()
         port = server.bind_addr[1]
         threading.Thread(target=server.serve, daemon=True).start()
