@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 # What you will need is imported already.
-from launchpad.http.client import ServiceClient, ServiceError, ServiceTimeout, verify_token  # noqa: F401
-from launchpad.http.web import ApiError, CamelModel, Request, WebApp, bearer_token, json_response  # noqa: F401
+from launchpad.http.client import ServiceClient, ServiceError, ServiceTimeout, verify_token
+from launchpad.http.web import ApiError, CamelModel, Request, WebApp, bearer_token, json_response
 from launchpad.logging import get_logger
 from launchpad.queue import Job
 

@@ -62,6 +62,7 @@ def create_app(env: CheckoutEnv) -> WebApp:
     payment = ServiceClient("payment", env.payment_url, timeout=env.timeout)
     app = WebApp("checkout", redis=env.redis)
 
+    # --8<-- [start:who_is]
     def who_is(token: str | None) -> dict[str, Any]:
         """Step 1, sync: the caller's user, or a 401/503/504 that stops everything."""
         if token is None:
@@ -75,7 +76,9 @@ def create_app(env: CheckoutEnv) -> WebApp:
         if user is None:
             raise ApiError(401, "invalid or expired token")
         return user
+    # --8<-- [end:who_is]
 
+    # --8<-- [start:charge]
     def charge(order_id: str, amount_cents: int) -> dict[str, Any]:
         """Step 2, sync: money first; when it fails, nothing else happens."""
         try:
@@ -95,7 +98,9 @@ def create_app(env: CheckoutEnv) -> WebApp:
             raise ApiError(402, "payment declined")
         result: dict[str, Any] = answer.json()
         return result
+    # --8<-- [end:charge]
 
+    # --8<-- [start:checkout]
     @app.post("/checkout", body=CheckoutBody, status=201)
     def checkout(request: Request, body: CheckoutBody) -> Any:
         """Place an order: verify, charge, then queue the email and the stock update."""
@@ -119,29 +124,32 @@ def create_app(env: CheckoutEnv) -> WebApp:
             "items": [item.model_dump(by_alias=True) for item in body.items],
         }
         # Step 3, async. Job ids come from the order: a retry adds nothing new.
+        stock = {"orderId": order_id, "items": order["items"],
+                 "chargeId": paid["chargeId"], "amountCents": body.amount_cents}  # fmt: skip
         try:
-            env.inventory_queue.add("update-inventory", {"orderId": order_id,
-                                    "items": order["items"], "chargeId": paid["chargeId"],
-                                    "amountCents": body.amount_cents},
-                                    job_id=f"inventory-{order_id}", **RETRIES)  # fmt: skip
+            env.inventory_queue.add(
+                "update-inventory", stock, job_id=f"inventory-{order_id}", **RETRIES
+            )
         except Exception as exc:
-            # The saga, in the small: the stock cannot be reserved, so undo the charge.
+            # The saga, in the small: the stock update cannot be queued, so undo the charge.
             log.error("inventory update not queued: refunding", extra={"error": str(exc)})
             refund(payment, order)
             order["status"] = "failed"
             env.redis.set(order_key(env, order_id), json.dumps(order))
             return json_response(dict(order, error="could not reserve stock; refunded"), 503)
         # Step 4, async: the email is not the business rule, so a failure here is logged.
+        email = {"orderId": order_id, "email": user["email"], "amountCents": body.amount_cents}
         try:
-            env.email_queue.add("send-confirmation", {"orderId": order_id,
-                                "email": user["email"], "amountCents": body.amount_cents},
-                                job_id=f"confirmation-{order_id}", **RETRIES)  # fmt: skip
+            env.email_queue.add(
+                "send-confirmation", email, job_id=f"confirmation-{order_id}", **RETRIES
+            )
         except Exception as exc:
             log.error("confirmation email not queued", extra={"error": str(exc)})
         # NX: if the inventory worker already failed this order, its word stands.
         env.redis.set(order_key(env, order_id), json.dumps(order), nx=True)
         return json_response(order, 201)
 
+    # --8<-- [end:checkout]
     return app
 
 
@@ -158,6 +166,7 @@ def refund(payment: ServiceClient, order: dict[str, Any]) -> None:
         log.error("refund failed: needs a person", extra={"order_id": order["orderId"]})
 
 
+# --8<-- [start:email_worker]
 def send_confirmation_email(job: Job, env: CheckoutEnv) -> dict[str, Any]:
     """Worker for ``send-confirmation`` jobs: at most one email per order.
 
@@ -177,8 +186,10 @@ def send_confirmation_email(job: Job, env: CheckoutEnv) -> dict[str, Any]:
     )
     env.redis.set(done, receipt.message_id)
     return {"messageId": receipt.message_id, "duplicate": receipt.duplicate}
+# --8<-- [end:email_worker]
 
 
+# --8<-- [start:inventory_worker]
 def update_inventory(job: Job, env: CheckoutEnv) -> dict[str, Any]:
     """Worker for ``update-inventory`` jobs: stock moves once per order.
 
@@ -205,6 +216,7 @@ def update_inventory(job: Job, env: CheckoutEnv) -> dict[str, Any]:
         env.redis.delete(claim)
         raise
     return {"moved": len(data["items"])}
+# --8<-- [end:inventory_worker]
 
 
 def cancel_order(data: dict[str, Any], env: CheckoutEnv) -> None:
