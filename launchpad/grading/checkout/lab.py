@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -335,8 +334,14 @@ class CheckoutLab:
         try:
             yield
         finally:
-            self.servers[name] = serve(app, server.port, name=name)
+            self.servers[name] = self._serve_again(app, server.port, name)
 
-    @property
-    def folder(self) -> Path:
-        return self.submission.folder
+    @staticmethod
+    def _serve_again(app: Any, port: int, name: str) -> RunningServer:
+        """Listen on ``port`` again; the submission's clients know only that address."""
+        for _ in range(40):
+            try:
+                return serve(app, port, name=name)
+            except OSError:  # another process took the port for a moment
+                time.sleep(0.05)
+        raise RuntimeError(f"the grader could not listen on port {port} again for {name}")
