@@ -246,3 +246,15 @@ def test_docs_cli_outside_the_repository_says_where_to_run_it(
     monkeypatch.chdir(tmp_path)
     assert docs_main(["build"]) == 2
     assert "no mkdocs.yml here or above" in capsys.readouterr().err
+
+
+def test_the_grading_page_lists_every_check_the_grader_scores(good_site: Build) -> None:
+    from launchpad.grading.checkout.checks import CHECKS
+
+    page = (good_site.site / "exercise" / "grading" / "index.html").read_text(encoding="utf-8")
+    for check in CHECKS:
+        assert f"<code>{check.name}</code>" in page
+        if check.visibility == "hidden":
+            assert check.title not in page, f"the hidden check {check.name} is described"
+    full = sum(c.points for c in CHECKS if not c.extra_credit)
+    assert f"Full marks: <strong>{full:g} points</strong>" in page
