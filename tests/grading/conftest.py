@@ -9,11 +9,16 @@ and the processes use both cores despite the GIL.
 from __future__ import annotations
 
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+import shutil
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from launchpad.grading.cli import grade_main
 from launchpad.grading.engine import GradingOptions, grade_submission
 from launchpad.grading.results import GradeReport
 
@@ -70,8 +75,64 @@ def grade_chunk(folders: dict[str, Path]) -> dict[str, GradeReport]:
         return {name: future.result() for name, future in futures.items()}
 
 
+def materialise(name: str, into: Path) -> Path:
+    """A copy of ``examples/<name>/submission`` (``*.py.txt`` becomes ``*.py``)."""
+    shutil.copytree(EXAMPLES / name / "submission", into)
+    for path in into.glob("*.py.txt"):
+        path.rename(path.with_suffix(""))
+    return into
+
+
+def write_submission(folder: Path, source: str) -> Path:
+    """A submission with this ``checkout.py`` and the solution's decisions."""
+    folder.mkdir(parents=True)
+    (folder / "checkout.py").write_text(source)
+    shutil.copy(SOLUTION / "decisions.toml", folder)
+    return folder
+
+
+QUICK = frozenset({"decisions_modes", "invalid_token_401", "happy_path"})
+HANGS = "import time\ntime.sleep(600)\n"
+BATCH_LIMIT = 8
+
+
+@dataclass
+class BatchRun:
+    gradebook: Path
+    results: Path
+    exit_code: int
+    seconds: float
+
+
+def run_batch(root: Path) -> BatchRun:
+    """The issue's batch: the solution, the starter, a syntax error and one that hangs."""
+    klass = root / "class"
+    shutil.copytree(SOLUTION, klass / "ada")
+    shutil.copytree(STARTER, klass / "bob")
+    materialise("syntax-error", klass / "cyd")
+    write_submission(klass / "dan", HANGS)
+    gradebook, results = root / "gradebook.csv", root / "results"
+    argv = ["--batch", str(klass), "--out", str(gradebook), "--results-dir", str(results),
+            "--time-limit", str(BATCH_LIMIT), "--jobs", "4"]  # fmt: skip
+    for name in sorted(QUICK):
+        argv += ["--only", name]
+    started = time.monotonic()
+    code = grade_main(argv)
+    return BatchRun(gradebook, results, code, time.monotonic() - started)
+
+
 @pytest.fixture(scope="session")
-def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GradeReport]:
+def class_batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Future[BatchRun]]:
+    """The batch, started in the background: its hung submission waits out its time limit
+    while the mutants are graded (see ``graded``, which asks for this fixture first)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool.submit(run_batch, tmp_path_factory.mktemp("batch"))
+
+
+@pytest.fixture(scope="session")
+def graded(
+    tmp_path_factory: pytest.TempPathFactory, class_batch: Future[BatchRun]
+) -> dict[str, GradeReport]:
     """Reports keyed by "solution", "starter" and each mutant's check name."""
     root = tmp_path_factory.mktemp("mutants")
     folders = {"solution": SOLUTION, "starter": STARTER}

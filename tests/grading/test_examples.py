@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +21,13 @@ import pytest
 from launchpad.grading.engine import grade_submission
 from launchpad.grading.results import GradescopeResults, to_gradescope
 
-from .conftest import EXAMPLES, OPTIONS
+from .conftest import EXAMPLES, OPTIONS, materialise
 
 NAMES = sorted(p.name for p in EXAMPLES.iterdir() if (p / "submission").is_dir())
 VARYING = [
     (re.compile(r"key-[0-9a-f]{10}-\d+"), "key-<run>-<n>"),
     (re.compile(r"grader-[0-9a-f]{10}-trace"), "grader-<run>-trace"),
 ]
-
-
-def materialise(name: str, into: Path) -> Path:
-    shutil.copytree(EXAMPLES / name / "submission", into)
-    for path in into.glob("*.py.txt"):
-        path.rename(path.with_suffix(""))
-    return into
 
 
 def normalised(results: GradescopeResults, folder: Path) -> dict[str, Any]:
