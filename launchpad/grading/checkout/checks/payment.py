@@ -102,7 +102,8 @@ def no_jobs_when_charge_fails(lab: CheckoutLab) -> None:
     points=6,
     time_limit=10.0,
     todo="TODO 3",
-    hint="What idempotency key do you send to payment, and is it the same on a retry?",
+    hint="What idempotency key do you send to payment? The same on a retry, another for "
+    "another order?",
 )
 def charge_retry_safe(lab: CheckoutLab) -> None:
     key = lab.new_key()
@@ -130,4 +131,13 @@ def charge_retry_safe(lab: CheckoutLab) -> None:
             called=called,
             got=f"{len(lab.payment.charges)} charges; keys sent: {keys}",
             expected="1 charge: the same Idempotency-Key to payment on both attempts",
+        )
+    other = lab.post_checkout(key=lab.new_key())
+    if len(lab.payment.charges) != 2:
+        keys = [c.idempotency_key for c in lab.payment.calls if c.path == "/charges"]
+        raise CheckFailed(
+            "another order was not charged: its charge reused the first order's key",
+            called=f"then {POST} with another Idempotency-Key (a different order)",
+            got=f"{other.describe()}; keys sent to payment: {keys}",
+            expected="a second charge, with a key of its own",
         )
