@@ -48,6 +48,7 @@ __all__ = ["STOCK", "USER_EMAIL", "CheckoutLab", "Reply"]
 
 STOCK = {"mug": 20, "lamp": 5, "poster": 3}
 USER_EMAIL = "grace@example.com"
+OTHER_EMAIL = "linus@example.com"
 
 
 @dataclass(frozen=True)
@@ -105,11 +106,15 @@ class CheckoutLab:
         self.env: Any = None
         self._client: httpx.Client | None = None
         self._keys = itertools.count(1)
-        self.auth_service.register(USER_EMAIL, "correct horse battery", "Grace")
-        token = self.auth_service.login(USER_EMAIL, "correct horse battery")
+        self.token = self._user(USER_EMAIL, "Grace")
+        self.other_token = self._user(OTHER_EMAIL, "Linus")  # a second customer
+
+    def _user(self, email: str, name: str) -> str:
+        """Register a customer and return a session token for them."""
+        self.auth_service.register(email, "correct horse battery", name)
+        token = self.auth_service.login(email, "correct horse battery")
         assert token is not None
-        self.token = token
-        self.user_id = self.auth_service.verify(token).id  # type: ignore[union-attr]
+        return token
 
     # -- starting and stopping ------------------------------------------------------------
 

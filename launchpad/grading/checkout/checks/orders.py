@@ -54,6 +54,15 @@ def replay_same_order(lab: CheckoutLab) -> None:
             got=f"{len(sent)} emails",
             expected="1",
         )
+    other = lab.post_checkout(key=key, token=lab.other_token)
+    if other.status not in (200, 201) or other.json.get("orderId") == first.json.get("orderId"):
+        raise CheckFailed(
+            "another customer who picked the same Idempotency-Key did not get an order of "
+            "their own",
+            called=f"then {POST} with Idempotency-Key {key!r} as another customer",
+            got=other.describe(),
+            expected="2xx with another orderId: the key is unique per customer, not worldwide",
+        )
 
 
 @check(
