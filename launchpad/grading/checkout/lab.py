@@ -20,7 +20,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -32,6 +31,7 @@ from launchpad.grading.checkout.recorders import (
     Added,
     InFlight,
     RecordingQueue,
+    Reply,
     Timeline,
     Tracer,
 )
@@ -49,30 +49,6 @@ __all__ = ["STOCK", "USER_EMAIL", "CheckoutLab", "Reply"]
 STOCK = {"mug": 20, "lamp": 5, "poster": 3}
 USER_EMAIL = "grace@example.com"
 OTHER_EMAIL = "linus@example.com"
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What came back from one request, and how long it took."""
-
-    status: int | None  # None: no answer before the deadline
-    body: Any
-    headers: dict[str, str]
-    seconds: float
-
-    @property
-    def json(self) -> dict[str, Any]:
-        return self.body if isinstance(self.body, dict) else {}
-
-    def describe(self) -> str:
-        if self.status is None:
-            return f"no answer within {self.seconds:.1f} s"
-        body = self.body
-        if isinstance(body, dict):  # the id is noise in a message; checks look at it apart
-            body = {k: v for k, v in body.items() if k != "correlationId"}
-        text = json.dumps(body) if not isinstance(body, str) else body
-        text = text if len(text) <= 160 else text[:157] + "..."
-        return f"{self.status} {text}"
 
 
 class CheckoutLab:

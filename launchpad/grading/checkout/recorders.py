@@ -6,13 +6,15 @@
   for, whether it was a duplicate, the correlation id that was current) and can fail as
   if Redis were down;
 * :class:`InFlight` counts the checkout's requests still being answered;
-* :class:`Timeline` keeps the order of it all.
+* :class:`Timeline` keeps the order of it all;
+* :class:`Reply` is what came back from one request the lab sent.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import threading
 import time
 from collections.abc import Iterable
@@ -27,7 +29,16 @@ from launchpad.queue import Job, Queue
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = ["Added", "Event", "InFlight", "RecordingQueue", "Timeline", "Traced", "Tracer"]
+__all__ = [
+    "Added",
+    "Event",
+    "InFlight",
+    "RecordingQueue",
+    "Reply",
+    "Timeline",
+    "Traced",
+    "Tracer",
+]
 
 
 @dataclass(frozen=True)
@@ -182,3 +193,27 @@ class RecordingQueue:
             if job is not None:
                 found.append(job)
         return found
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What came back from one request, and how long it took."""
+
+    status: int | None  # None: no answer before the deadline
+    body: Any
+    headers: dict[str, str]
+    seconds: float
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return self.body if isinstance(self.body, dict) else {}
+
+    def describe(self) -> str:
+        if self.status is None:
+            return f"no answer within {self.seconds:.1f} s"
+        body = self.body
+        if isinstance(body, dict):  # the id is noise in a message; checks look at it apart
+            body = {k: v for k, v in body.items() if k != "correlationId"}
+        text = json.dumps(body) if not isinstance(body, str) else body
+        text = text if len(text) <= 160 else text[:157] + "..."
+        return f"{self.status} {text}"
