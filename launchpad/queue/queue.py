@@ -42,6 +42,9 @@ log = get_logger("queue")
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
 BULK_CHUNK = 1000  # jobs per script call: big enough to amortise, small enough not to stall Redis
 _STATES = ("waiting", "active", "delayed", "completed", "failed")
+_STATE = {state.value: state for state in JobState}
+_BULK_KEYS = frozenset({"name", "data", "job_id", "attempts", "backoff", "delay"})
+_PLAIN = (dict, list, str, int, float, bool, type(None))
 
 
 def _check_job_id(job_id: Any) -> str:
@@ -61,7 +64,7 @@ def _check_job_id(job_id: Any) -> str:
 
 def _to_json(data: Any) -> tuple[str, Any]:
     """``data`` as JSON text, and as the plain value a worker will see (models dumped)."""
-    if isinstance(data, BaseModel):
+    if type(data) not in _PLAIN and isinstance(data, BaseModel):  # (a model check is slow)
         data = data.model_dump(mode="json")
     try:
         return _JSON.encode(data), data
@@ -155,7 +158,10 @@ class Queue:
         payload, data = _to_json(data)
         if isinstance(backoff, dict):  # unhashable: check it here, cache its parsed form
             backoff = parse_backoff(backoff)
-        opts, opts_json = self._options(attempts, backoff, delay)
+        try:
+            opts, opts_json = self._options(attempts, backoff, delay)
+        except TypeError:  # an unhashable value (a list...): check it without the cache
+            opts, opts_json = Queue._options.__wrapped__(self, attempts, backoff, delay)
         cid = current_correlation_id()
         # The data is already JSON text: splice it in rather than parse and dump it again.
         record = (
@@ -172,7 +178,7 @@ class Queue:
             found = Job.from_reply(job_id, reply[2:])
             found.duplicate = True
             return found
-        job.id, job.state, job.added_at = job_id, JobState(reply[2]), int(reply[3])
+        job.id, job.state, job.added_at = job_id, _STATE[reply[2]], int(reply[3])
         return job
 
     # --8<-- [start:add]
@@ -218,9 +224,9 @@ class Queue:
         """
         prepared = []
         for item in jobs:
-            unknown = set(item) - {"name", "data", "job_id", "attempts", "backoff", "delay"}
-            if unknown:
-                raise ValueError(f"add_bulk item has unknown keys {sorted(unknown)}")
+            if not item.keys() <= _BULK_KEYS:
+                unknown = sorted(set(item) - _BULK_KEYS)
+                raise ValueError(f"add_bulk item has unknown keys {unknown}")
             prepared.append(
                 self._prepare(
                     item.get("name"),

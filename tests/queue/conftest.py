@@ -114,7 +114,13 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[int
                 proc.kill()
 
 
-@pytest.fixture(params=["embedded", "real", "cluster"])
+@pytest.fixture(
+    params=[
+        "embedded",
+        pytest.param("real", marks=pytest.mark.real_redis),
+        pytest.param("cluster", marks=pytest.mark.cluster),
+    ]
+)
 def backend_conn(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A connection to each backend in turn (the contract suite runs on all three)."""
     if request.param == "embedded":
@@ -129,7 +135,7 @@ def backend_conn(request: pytest.FixtureRequest) -> Iterator[Any]:
     conn.close()
 
 
-@pytest.fixture(params=["embedded", "real"])
+@pytest.fixture(params=["embedded", pytest.param("real", marks=pytest.mark.real_redis)])
 def single_conn(request: pytest.FixtureRequest) -> Iterator[Any]:
     """Embedded and real server only (tests whose point is not the cluster)."""
     if request.param == "embedded":
