@@ -50,7 +50,9 @@ DIRECTIVE = re.compile(
 SNIPPET = re.compile(r"""^\s*-{1,}8<-{1,}\s+["'](?P<path>[^"':]+)(?::[\w-]+)?["']""")
 HEADING = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<text>.+?)\s*#*\s*$")
 FENCE = re.compile(r"^\s*(?P<fence>`{3,}|~{3,})")
-INLINE_LINK = re.compile(r"(?P<bang>!?)\[(?P<text>[^\]\n]*)\]\((?P<target>[^)\s]+)(?P<title>\s+\"[^\"]*\")?\)")
+INLINE_LINK = re.compile(
+    r"(?P<bang>!?)\[(?P<text>[^\]\n]*)\]\((?P<target>[^)\s]+)(?P<title>\s+\"[^\"]*\")?\)"
+)
 REF_DEF = re.compile(r"^(?P<lead>\s{0,3}\[[^\]]+\]:\s*)(?P<target>\S+)(?P<rest>.*)$")
 INTRO = "_intro"
 DEMO = re.compile(r"^<!--\s*demo:\s*(?P<path>\S+\.py)\s*-->\s*$")
@@ -88,7 +90,11 @@ def _headings(lines: list[str]) -> list[Heading]:
             marker = match.group("fence")
             if fence is None:
                 fence = marker
-            elif marker[0] == fence[0] and len(marker) >= len(fence) and not line.strip()[len(marker) :]:
+            elif (
+                marker[0] == fence[0]
+                and len(marker) >= len(fence)
+                and not line.strip()[len(marker) :]
+            ):
                 fence = None
             continue
         if fence is None:
@@ -110,7 +116,7 @@ def _title_level(headings: list[Heading]) -> int:
 
 
 def _matching(headings: list[Heading], wanted: str) -> list[Heading]:
-    """Headings that match ``wanted``: the same words, else starting with them, else holding them."""
+    """Headings matching ``wanted``: the same words, else starting with them, else holding them."""
     key = _normalise(wanted)
     for test in (str.__eq__, str.startswith, str.__contains__):
         found = [h for h in headings if test(_normalise(h.text), key)]
@@ -137,7 +143,9 @@ def _extract(path: str, wanted: str | None) -> tuple[list[str], int, list[Headin
         how = "no heading" if not matches else f"{len(matches)} headings"
         raise PluginError(f"include-section: {how} in {path} match {wanted!r}; headings: {names}")
     start = matches[0]
-    end = next((h.line for h in headings if h.line > start.line and h.level <= start.level), len(lines))
+    end = next(
+        (h.line for h in headings if h.line > start.line and h.level <= start.level), len(lines)
+    )
     inner = [h for h in headings if start.line < h.line < end]
     return lines[start.line + 1 : end], start.level, inner
 
@@ -168,7 +176,9 @@ def _rewrite_target(target: str, source: str, page: str) -> str | None:
     if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I):  # http:, https:, mailto:
         return target
     path, _, anchor = target.partition("#")
-    repo_path = posixpath.normpath(posixpath.join(posixpath.dirname(source), path)) if path else source
+    repo_path = (
+        posixpath.normpath(posixpath.join(posixpath.dirname(source), path)) if path else source
+    )
     if anchor:
         for (file, heading), (shown_on, slug) in _heading_pages.items():
             if file == repo_path and _normalise(heading) == _normalise(anchor):
@@ -191,7 +201,11 @@ def _snippets_for_copies(lines: list[str]) -> list[str]:
     while number < len(lines):
         line = lines[number]
         opening = re.match(r"^(?P<indent>\s*)(?P<fence>`{3,})(?:python|py)\s*$", line)
-        header = FROM_HEADER.match(lines[number + 1].strip()) if opening and number + 1 < len(lines) else None
+        header = (
+            FROM_HEADER.match(lines[number + 1].strip())
+            if opening and number + 1 < len(lines)
+            else None
+        )
         if opening and header:
             fence, indent = opening.group("fence"), opening.group("indent")
             end = next(
@@ -236,7 +250,9 @@ def _rewrite_links(lines: list[str], source: str, page: str) -> list[str]:
             if new is not None:
                 return f"{m.group('bang')}[{m.group('text')}]({new}{m.group('title') or ''})"
             if m.group("bang"):
-                raise PluginError(f"include-section: image {m.group('target')} in {source} has no page")
+                raise PluginError(
+                    f"include-section: image {m.group('target')} in {source} has no page"
+                )
             text = m.group("text")
             shown = m.group("target").split("#")[0] or source
             path = posixpath.normpath(posixpath.join(posixpath.dirname(source), shown))
@@ -245,7 +261,7 @@ def _rewrite_links(lines: list[str], source: str, page: str) -> list[str]:
         # leave links that are only text inside `inline code` alone
         code = [m.span() for m in re.finditer(r"`[^`\n]*`", line)]
 
-        def outside_code(m: re.Match[str]) -> str:
+        def outside_code(m: re.Match[str], code: list[tuple[int, int]] = code) -> str:
             if any(start < m.start() < end for start, end in code):
                 return m.group(0)
             return inline(m)
@@ -313,7 +329,9 @@ def on_files(files: Any, config: Any) -> Any:
             module = MODULE_DIRECTIVE.match(line.strip())
             if module:
                 base = module.group("module").replace(".", "/")
-                candidates += [(0, path, page) for path in (f"{base}.py", f"{base}/__init__.py", base)]
+                candidates += [
+                    (0, path, page) for path in (f"{base}.py", f"{base}/__init__.py", base)
+                ]
             demo = DEMO.match(line.strip())
             if demo:
                 candidates.append((1, demo.group("path"), page))
