@@ -103,10 +103,10 @@ MUTANTS = [
     ),
     Mutant(
         "payment_unavailable_503",
-        "a refused connection to payment is not handled (500)",
+        "only a timeout or a refused connection to payment is handled; a 503 answer is a 500",
         "        except ServiceError:\n"
         '            raise ApiError(503, "the payment service is unavailable; try again")',
-        "        except UnexpectedStatus:\n"
+        "        except ServiceUnavailable:\n"
         '            raise ApiError(503, "the payment service is unavailable; try again")',
     ),
     Mutant(
@@ -187,7 +187,7 @@ EXTRA_EDITS: dict[str, list[tuple[str, str]]] = {
             "from launchpad.http.client import ServiceClient, ServiceError, ServiceTimeout, "
             "verify_token",
             "from launchpad.http.client import (ServiceClient, ServiceError, ServiceTimeout,\n"
-            "    UnexpectedStatus, verify_token)",
+            "    ServiceUnavailable, verify_token)",
         )
     ],
     "correlation_forwarded": [

@@ -61,6 +61,7 @@ def test_batch_grades_a_class_into_a_gradebook(
     assert run.seconds < BATCH_LIMIT + 15
 
     rows = {row["submission"]: row for row in csv.DictReader(run.gradebook.open())}
+    print(run.gradebook.read_text())  # shown when an assert below fails
     assert sorted(rows) == ["ada", "bob", "cyd", "dan"]
     assert [rows[n]["score"] for n in ("ada", "bob", "cyd", "dan")] == ["24", "0", "8", "0"]
     assert {rows[n]["outcome"] for n in ("ada", "bob", "cyd")} == {"complete"}

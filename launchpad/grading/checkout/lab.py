@@ -178,6 +178,7 @@ class CheckoutLab:
         self.payment.reset()
         self.auth.release()
         self.payment_http.release()
+        self.auth.failing = False
         self.auth.calls.clear()
         self.payment_http.calls.clear()
         self.outbox.heal()
@@ -305,24 +306,3 @@ class CheckoutLab:
         finally:
             timer.cancel()
             self.payment.release()
-
-    @contextmanager
-    def server_down(self, name: str) -> Iterator[None]:
-        """Stop a service (its port refuses connections), then start it on the same port."""
-        server = self.servers[name]
-        app = {"auth": self.auth, "payment": self.payment_http}[name]
-        server.stop()
-        try:
-            yield
-        finally:
-            self.servers[name] = self._serve_again(app, server.port, name)
-
-    @staticmethod
-    def _serve_again(app: Any, port: int, name: str) -> RunningServer:
-        """Listen on ``port`` again; the submission's clients know only that address."""
-        for _ in range(40):
-            try:
-                return serve(app, port, name=name)
-            except OSError:  # another process took the port for a moment
-                time.sleep(0.05)
-        raise RuntimeError(f"the grader could not listen on port {port} again for {name}")

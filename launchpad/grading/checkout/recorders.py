@@ -1,7 +1,7 @@
 """Recorders the lab puts around the submission, so a check can say exactly what it did.
 
 * :class:`Tracer` sits in front of a service (auth, payment): it records every request
-  with its ``x-correlation-id``, and can hang on purpose until released;
+  with its ``x-correlation-id``, and can hang on purpose until released, or answer 503;
 * :class:`RecordingQueue` stands in for a queue: it records every add (the job id asked
   for, whether it was a duplicate, the correlation id that was current) and can fail as
   if Redis were down;
@@ -76,12 +76,13 @@ class Traced:
 
 
 class Tracer:
-    """WSGI middleware in front of a service: records each request; can hang on purpose."""
+    """WSGI middleware in front of a service: records each request; can hang or fail."""
 
     def __init__(self, app: WSGIApplication, name: str, timeline: Timeline) -> None:
         self.app, self.name, self.timeline = app, name, timeline
         self.calls: list[Traced] = []
         self.hanging = False
+        self.failing = False  # answer 503 to everything: the service is down
         self._released = threading.Event()
 
     def hang(self) -> None:
@@ -98,6 +99,9 @@ class Tracer:
             Traced(environ["REQUEST_METHOD"], path, environ.get("HTTP_X_CORRELATION_ID"))
         )
         self.timeline.add(self.name, f"{environ['REQUEST_METHOD']} {path}")
+        if self.failing:
+            start_response("503 Service Unavailable", [("Content-Type", "application/json")])
+            return [b'{"error":"unavailable (the grader made it so)"}']
         if self.hanging:
             self._released.wait(30)
             start_response("503 Service Unavailable", [("Content-Type", "application/json")])
