@@ -10,7 +10,7 @@ worker dies.
 """
 
 from launchpad.queue.backoff import Backoff
-from launchpad.queue.errors import InvalidJobId, LockLostError, QueueError, UnrecoverableError
+from launchpad.queue.errors import InvalidJobId, QueueError, UnrecoverableError
 from launchpad.queue.job import Job, JobState
 from launchpad.queue.queue import Queue
 from launchpad.queue.worker import Worker
@@ -20,7 +20,6 @@ __all__ = [
     "InvalidJobId",
     "Job",
     "JobState",
-    "LockLostError",
     "Queue",
     "QueueError",
     "UnrecoverableError",

@@ -3,18 +3,18 @@
 ```
 QueueError                  base of everything the queue raises on purpose
  ├── InvalidJobId           a custom job id the queue refuses (also a ValueError)
- ├── LockLostError          a worker's lock on a job was gone when it reported the result
  └── UnrecoverableError     raised BY A PROCESSOR: fail this job now, skip the retries left
 ```
 
 Bad ``data`` (not JSON-serialisable) is a plain ``TypeError``, raised before Redis is
 touched, as Python does for any argument of the wrong type. Redis's own exceptions
 (connection refused, timeouts) pass through unchanged: they are about Redis, not the queue.
+A worker that lost a job's lock raises nothing: it logs it and drops that run's result.
 """
 
 from __future__ import annotations
 
-__all__ = ["InvalidJobId", "LockLostError", "QueueError", "UnrecoverableError"]
+__all__ = ["InvalidJobId", "QueueError", "UnrecoverableError"]
 
 
 class QueueError(Exception):
@@ -23,17 +23,6 @@ class QueueError(Exception):
 
 class InvalidJobId(QueueError, ValueError):
     """A custom job id that would clash with the queue's own ids or cannot be stored."""
-
-
-class LockLostError(QueueError):
-    """The worker no longer holds the job: it stalled and another worker may have taken it.
-
-    The result of that run is discarded; the job's fate belongs to its new holder.
-    """
-
-    def __init__(self, job_id: str) -> None:
-        super().__init__(f"lock lost for job {job_id!r}; its result was discarded")
-        self.job_id = job_id
 
 
 class UnrecoverableError(QueueError):

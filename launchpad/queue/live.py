@@ -108,7 +108,7 @@ def worker_main(argv: list[str]) -> int:
 
     def on_signal(signum: int, _frame: Any) -> None:
         stop.set()
-        worker.close(timeout=0)
+        worker.stop()  # no Redis I/O in a signal handler: the main thread may be in one
         signal.signal(signum, signal.SIG_DFL)  # a second signal ends the process at once
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -128,7 +128,7 @@ def worker_main(argv: list[str]) -> int:
                 counts[state] for state in ("waiting", "delayed", "active")
             )
             if args.burst and idle and not stop.is_set():
-                worker.close(timeout=0)
+                worker.stop()
             time.sleep(0.25)
     finally:
         if live is not None:

@@ -21,6 +21,7 @@ from launchpad.queue.job import Job
 __all__ = ["MAX_STACK_CHARS", "Outcome", "Processor", "retention", "run_processor"]
 
 Processor = Callable[[Job], Any]
+_JSON = json.JSONEncoder(allow_nan=False, separators=(",", ":"))  # one encoder, made once
 MAX_STACK_CHARS = 8000
 
 
@@ -66,7 +67,7 @@ def _result_json(result: Any) -> str:
     if isinstance(result, BaseModel):
         result = result.model_dump(mode="json")
     try:
-        return json.dumps(result, allow_nan=False, separators=(",", ":"))
+        return _JSON.encode(result)
     except (TypeError, ValueError) as exc:
         raise UnrecoverableError(f"the processor returned a value that is not JSON: {exc}") from exc
 

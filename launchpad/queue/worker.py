@@ -13,6 +13,7 @@ result is recorded, and then the job runs again. Make processors idempotent.
 from __future__ import annotations
 
 import itertools
+import logging
 import queue as threadq
 import signal
 import threading
@@ -23,6 +24,7 @@ from typing import Any
 
 from launchpad.correlation import correlation_scope
 from launchpad.logging import get_logger
+from launchpad.queue import housekeeping
 from launchpad.queue.backoff import parse_backoff
 from launchpad.queue.blocking import BlockingMove
 from launchpad.queue.job import Job, JobState
@@ -148,12 +150,17 @@ class Worker:
         signal.signal(
             signum, signal.SIG_DFL if signum == signal.SIGTERM else signal.default_int_handler
         )
-        self._request_stop()
+        self.stop()
 
-    def _request_stop(self) -> None:
+    def stop(self) -> None:
+        """Stop fetching and return at once; jobs in hand finish (see ``close``).
+
+        Safe in a signal handler: the Redis call that wakes a blocked fetch runs in a
+        thread of its own, never in the caller's (which may be inside a Redis call).
+        """
         self._stopping.set()
         self._free.release()  # wake the fetcher if every slot is busy
-        self._mover.interrupt()
+        threading.Thread(target=self._mover.interrupt, daemon=True).start()
 
     def close(self, timeout: float | None = None) -> bool:
         """Stop fetching, let the jobs in hand finish, and return True when all did.
@@ -161,7 +168,7 @@ class Worker:
         Returns False if ``timeout`` (seconds) passed first; those jobs keep their locks
         while they run, and are put back as stalled if this process ends before them.
         """
-        self._request_stop()
+        self.stop()
         if not self._started:
             return True
         return self._finished.wait(timeout)
@@ -173,7 +180,7 @@ class Worker:
         those jobs stall and another worker puts them back. Returns at once.
         """
         self._killed = True
-        self._request_stop()
+        self.stop()
 
     @property
     def running(self) -> bool:
@@ -243,7 +250,9 @@ class Worker:
             try:
                 if now >= next_renew:
                     next_renew = now + renew_every
-                    self._renew_locks()
+                    housekeeping.renew_locks(
+                        self._scripts, self.queue.name, self.jobs_in_hand(), self.lock_duration
+                    )
                 if now >= next_check:
                     next_check = now + self.stalled_interval / 1000
                     self.check_stalled()
@@ -295,49 +304,28 @@ class Worker:
         self._due_in = None if job is not None else due_in
         return job
 
-    def _renew_locks(self) -> None:
-        held = self.jobs_in_hand()
-        if not held:
-            return
-        args: list[Any] = [self.lock_duration]
-        for job in held:
-            args += [job.id, job.token]
-        for job_id in self._scripts.run("extend_locks", *args):
-            log.warning(
-                "lock lost: the job stalled and was put back",
-                extra={"queue": self.queue.name, "job_id": job_id},
-            )
-
     def check_stalled(self, force: bool = False) -> tuple[list[str], list[str]]:
         """Put back jobs whose worker died; returns (ids put back, ids failed).
 
         Runs at most once per ``stalled_interval`` across all workers, unless ``force``.
         """
-        back, failed = self._scripts.run(
-            "move_stalled_to_wait", self.max_stalled_count, self.stalled_interval, int(force)
+        return housekeeping.check_stalled(
+            self._scripts, self.queue.name, self.max_stalled_count, self.stalled_interval, force
         )
-        for job_id in back:
-            log.warning(
-                "job stalled: put back in wait", extra={"queue": self.queue.name, "job_id": job_id}
-            )
-        for job_id in failed:
-            log.error(
-                "job stalled more than allowable limit: failed",
-                extra={"queue": self.queue.name, "job_id": job_id},
-            )
-        return list(back), list(failed)
 
     # --- one job ---------------------------------------------------------------------------
 
     def _work(self, job: Job) -> Job | None:
         """Run one job and store its outcome; returns the next job if the script handed one."""
-        with correlation_scope(job.correlation_id):
+        # A job added outside any request has no id: give the run one, so its lines join up.
+        with correlation_scope(job.correlation_id or f"run-{job.token}"):
             fields: dict[str, Any] = {
                 "queue": self.queue.name,
                 "job_id": job.id,
                 "job_name": job.name,
             }
-            log.info("job started", extra={**fields, "attempt": job.attempts_made + 1})
+            if log.isEnabledFor(logging.INFO):
+                log.info("job started", extra={**fields, "attempt": job.attempts_made + 1})
             outcome = run_processor(self.processor, job)
             if self._killed:
                 return None  # "dead": never acknowledge

@@ -23,7 +23,6 @@ def test_the_public_names_are_exactly_these() -> None:
         "InvalidJobId",
         "Job",
         "JobState",
-        "LockLostError",
         "Queue",
         "QueueError",
         "UnrecoverableError",

@@ -284,10 +284,12 @@ def test_the_worker_restores_the_correlation_id(
         with correlation_scope("req-7"):
             q.add("n", {})
         wait_until(lambda: seen, what="the job to run")
+        q.add("n", {})  # added outside any request: the run gets an id of its own
+        wait_until(lambda: len(seen) == 2, what="the second job to run")
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
-    assert seen == ["req-7"]
+    assert seen[0] == "req-7" and seen[1] is not None and seen[1].startswith("run-")
     started = [r for r in handler.records if r.get("message") == "job started"]
     assert started and started[0]["correlation_id"] == "req-7"
 

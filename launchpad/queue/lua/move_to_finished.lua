@@ -15,9 +15,11 @@ redis.call('HDEL', K.tokens, id)
 local now = now_ms()
 local made = redis.call('HINCRBY', K.attempts, id, 1)
 if outcome == 'completed' then
-  redis.call('HSET', K.results, id, ARGV[4])
-  redis.call('HSET', K.finished, id, now)
-  redis.call('HSET', K.states, id, 'completed')
+  if ARGV[9] ~= '0' then  -- (with keep 0 the job is deleted at once: skip writing it)
+    redis.call('HSET', K.results, id, ARGV[4])
+    redis.call('HSET', K.finished, id, now)
+    redis.call('HSET', K.states, id, 'completed')
+  end
   finish_into(K.completed, id, now, ARGV[9])
 else
   redis.call('HSET', K.errors, id, ARGV[4])
