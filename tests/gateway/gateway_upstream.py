@@ -78,7 +78,7 @@ class Upstream:
             headers.append(("content-length", environ["CONTENT_LENGTH"]))
         return _json(start_response, {
             "method": environ["REQUEST_METHOD"],
-            "raw_target": environ.get("RAW_URI"),
+            "raw_target": environ.get("RAW_URI") or environ.get("REQUEST_URI"),
             "path": path,
             "query": environ.get("QUERY_STRING", ""),
             "headers": headers,

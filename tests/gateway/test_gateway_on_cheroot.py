@@ -1,4 +1,4 @@
-"""The same gateway on cheroot, the threaded server proposed for ``serve`` (keep-alive).
+"""The same gateway on cheroot, the keep-alive server ``launchpad up`` puts it on.
 
 The gateway is a plain WSGI app, so its rules must not depend on the server in front of
 it. These run the server-sensitive cases (raw target, Expect, chunked, keep-alive) there.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -17,10 +16,6 @@ from gateway_upstream import Upstream, header_values, raw_request, read_response
 
 from launchpad.gateway import Gateway, Route
 from launchpad.http.serve import serve
-
-wsgi = pytest.importorskip(
-    "cheroot.wsgi", reason="cheroot is not installed (proposed for launchpad.http.serve)"
-)
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +25,9 @@ def cheroot_port() -> Iterator[int]:
     with (
         serve(upstream, name="upstream") as up,
         Gateway([Route("/auth", up.url)], upstream_timeout=2.0) as gateway,
+        serve(gateway, name="gateway", server="cheroot") as front,
     ):
-        server = wsgi.Server(("127.0.0.1", 0), gateway, numthreads=8)
-        server.prepare()
-        thread = threading.Thread(target=server.serve, daemon=True)
-        thread.start()
-        yield server.bind_addr[1]
-        server.stop()
-        thread.join(5)
+        yield front.port
 
 
 def test_forwarding_and_keep_alive(cheroot_port: int) -> None:

@@ -29,7 +29,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.connections += 1
 
     def do_GET(self) -> None:
-        body = b"x" * 1_000_000 if self.path.endswith("/big") else b"ok"
+        body = b"x" * 32_000_000 if self.path.endswith("/big") else b"ok"  # > socket buffers
         self.send_response(200)
         self.send_header("content-length", str(len(body)))
         self.end_headers()
