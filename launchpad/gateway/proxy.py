@@ -188,13 +188,12 @@ class Gateway:
         path: str,
         route: Route | None = None,
     ) -> list[bytes]:
-        """The gateway's own JSON answer (an error), carrying the correlation id."""
-        body = {
-            "status": status,
-            "error": HTTPStatus(status).phrase,
-            "message": message,
-            "correlation_id": environ[_ENVIRON_KEY],
-        }
+        """The gateway's own JSON answer (an error), carrying the correlation id.
+
+        Same shape as the services' errors (``launchpad.http.web.ErrorBody``), so a client
+        reads one kind of error whichever hop answered.
+        """
+        body = {"error": message, "correlationId": environ[_ENVIRON_KEY]}
         self._log(environ, _loggable(path), route, status, started, 0, message)
         return _json(environ, start_response, status, body)
 

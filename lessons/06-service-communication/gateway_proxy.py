@@ -165,7 +165,7 @@ def _failures(demo: Demo, client: httpx.Client, notifications: Any, auth_hang: H
     r = client.get("/notifications/some-job")
     took = time.monotonic() - started
     demo.result(
-        r.status_code == 502, f"{r.status_code} {r.json()['message']}  ({took * 1000:.0f} ms)"
+        r.status_code == 502, f"{r.status_code} {r.json()['error']}  ({took * 1000:.0f} ms)"
     )
     demo.observe(down={"status": r.status_code, "seconds": round(took, 3)})
 
@@ -175,7 +175,7 @@ def _failures(demo: Demo, client: httpx.Client, notifications: Any, auth_hang: H
     r = client.post("/auth/login", json={"email": "x@example.com", "password": "whatever1"})
     took = time.monotonic() - started
     auth_hang.release()
-    demo.result(r.status_code == 504, f"{r.status_code} {r.json()['message']}  ({took:.2f} s)")
+    demo.result(r.status_code == 504, f"{r.status_code} {r.json()['error']}  ({took:.2f} s)")
     demo.observe(
         hanging={"status": r.status_code, "seconds": round(took, 3), "timeout_s": UPSTREAM_TIMEOUT}
     )

@@ -58,7 +58,7 @@ def test_without_a_raw_target_an_encoded_slash_is_just_a_slash(client: httpx.Cli
 def test_an_in_process_upstream_that_raises_is_a_502(client: httpx.Client) -> None:
     r = client.get("/boom/anything")
     assert r.status_code == 502
-    assert r.json()["correlation_id"] == r.headers["x-correlation-id"]
+    assert r.json()["correlationId"] == r.headers["x-correlation-id"]
 
 
 def test_health_names_in_process_upstreams(client: httpx.Client) -> None:

@@ -68,8 +68,8 @@ def test_authx_is_not_auth(
     r = http.get(gateway_server.url + "/authx/echo")
     assert r.status_code == 404
     body = r.json()
-    assert body["correlation_id"] == r.headers["x-correlation-id"]
-    assert "no route" in body["message"]
+    assert body["correlationId"] == r.headers["x-correlation-id"]
+    assert "no route" in body["error"]
     assert upstream.hits == 0
 
 
@@ -91,7 +91,7 @@ def test_escaping_paths_get_400_and_never_reach_upstream(
         gateway_server.port, f"GET {target} HTTP/1.1\r\nHost: gw\r\n\r\n".encode()
     )
     assert status == 400
-    assert json.loads(body)["correlation_id"] == headers["x-correlation-id"]
+    assert json.loads(body)["correlationId"] == headers["x-correlation-id"]
     assert upstream.hits == 0
 
 
@@ -105,7 +105,7 @@ def test_absolute_form_is_refused(
         gateway_server.port, f"GET {target} HTTP/1.1\r\nHost: gw\r\n\r\n".encode()
     )
     assert status == 400
-    assert "absolute-form" in json.loads(body)["message"]
+    assert "absolute-form" in json.loads(body)["error"]
     assert upstream.hits == 0
 
 
@@ -283,8 +283,8 @@ def test_a_hung_upstream_gives_504_within_its_timeout(
     elapsed = time.monotonic() - started
     assert r.status_code == 504
     assert 0.9 <= elapsed < 3.0  # upstream_timeout=1.0 plus a margin for a loaded machine
-    assert r.json()["correlation_id"] == r.headers["x-correlation-id"]
-    assert "did not answer within 1 s" in r.json()["message"]
+    assert r.json()["correlationId"] == r.headers["x-correlation-id"]
+    assert "did not answer within 1 s" in r.json()["error"]
     (line,) = [rec for rec in gateway_logs.records if rec.get("status") == 504]
     assert line["upstream"] == "auth" and line["level"] == "warning"
 
@@ -304,7 +304,7 @@ def test_a_stopped_upstream_gives_502_fast(http: httpx.Client) -> None:
     finally:
         closed.close()
     assert r.status_code == 502
-    assert "unreachable (connection refused" in r.json()["message"]
+    assert "unreachable (connection refused" in r.json()["error"]
     assert health.status_code == 503
     assert health.json()["upstreams"][0]["status"] == "down"
 
@@ -328,7 +328,7 @@ def test_an_upstream_that_resets_gives_502(http: httpx.Client) -> None:
         thread.join(5)
         listener.close()
     assert r.status_code == 502
-    assert "closed the connection without answering" in r.json()["message"]
+    assert "closed the connection without answering" in r.json()["error"]
 
 
 def test_health_reports_each_upstream(http: httpx.Client, gateway_server: RunningServer) -> None:
@@ -380,7 +380,7 @@ def test_a_client_that_stops_mid_body_gets_400(
         sock.shutdown(socket.SHUT_WR)  # the client gives up
         status, _, body = read_response(sock)
     assert status == 400
-    assert "client sent 10 of 1000000 body bytes" in json.loads(body)["message"]
+    assert "client sent 10 of 1000000 body bytes" in json.loads(body)["error"]
 
 
 def test_a_client_that_leaves_mid_download_is_logged_as_such(
