@@ -15,11 +15,16 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
+import httpx
 import pytest
 import redis as redis_lib
+from log_capture import collected_logs
 
+from launchpad.http.serve import RunningServer, serve
+from launchpad.logging import CollectingHandler
 from launchpad.redis import EMBEDDED_URL, create_redis_connection, reset_embedded
 
 REAL_REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
@@ -83,3 +88,33 @@ def redis_url(request: pytest.FixtureRequest) -> str:
 def unique_name() -> str:
     """A name no other test uses (for queues and key prefixes on the shared server)."""
     return f"t-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def logs() -> Iterator[CollectingHandler]:
+    """Every ``launchpad.*`` record logged during the test, as dicts."""
+    with collected_logs() as handler:
+        yield handler
+
+
+@pytest.fixture(params=["in-process", "socket"])
+def connect(request: pytest.FixtureRequest) -> Iterator[Callable[[Any], httpx.Client]]:
+    """``connect(app)``: a client for a WSGI app, in-process or through a real loopback port."""
+    clients: list[httpx.Client] = []
+    servers: list[RunningServer] = []
+
+    def connect(app: Any) -> httpx.Client:
+        if request.param == "in-process":
+            client = httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://app")
+        else:
+            server = serve(app, name="test-app")
+            servers.append(server)
+            client = httpx.Client(base_url=server.url, timeout=10)
+        clients.append(client)
+        return client
+
+    yield connect
+    for client in clients:
+        client.close()
+    for server in servers:
+        server.stop()

@@ -87,7 +87,8 @@ def test_real_server_is_described_by_url(real_redis_url: str) -> None:
 def test_require_real_redis_turns_a_skip_into_a_failure(tmp_path: Path) -> None:
     """CI sets LAUNCHPAD_REQUIRE_REAL_REDIS=1 so a missing server can never pass silently."""
     root = Path(__file__).resolve().parents[2]
-    (tmp_path / "conftest.py").write_text((root / "tests" / "conftest.py").read_text())
+    for support in ("conftest.py", "log_capture.py"):
+        (tmp_path / support).write_text((root / "tests" / support).read_text())
     (tmp_path / "test_needs_real.py").write_text(textwrap.dedent("""
         def test_it(real_redis):
             assert real_redis.ping()

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from gateway_upstream import Upstream
+from log_capture import collected_logs
 
 from launchpad.gateway import Gateway, Route
 from launchpad.http.serve import RunningServer, serve
@@ -47,14 +48,8 @@ def gateway_server(gateway: Gateway) -> Iterator[RunningServer]:
 @pytest.fixture
 def gateway_logs() -> Iterator[CollectingHandler]:
     """Every record the gateway logs during the test, as dicts."""
-    logger = logging.getLogger("launchpad.gateway")
-    handler = CollectingHandler()
-    old_level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    yield handler
-    logger.removeHandler(handler)
-    logger.setLevel(old_level)
+    with collected_logs("launchpad.gateway", logging.DEBUG) as handler:
+        yield handler
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ OpenAPI document describes the routes. Each test runs in-process and on a real s
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -50,41 +49,6 @@ def make_app(redis: Any = None, *, with_bug: bool = True) -> WebApp:
         return {"name": thing_id, "count": 1}
 
     return app
-
-
-@pytest.fixture
-def logs() -> Iterator[CollectingHandler]:
-    logger = logging.getLogger("launchpad")
-    handler = CollectingHandler()
-    old_level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    yield handler
-    logger.removeHandler(handler)
-    logger.setLevel(old_level)
-
-
-@pytest.fixture(params=["in-process", "socket"])
-def connect(request: pytest.FixtureRequest) -> Iterator[Callable[[Any], httpx.Client]]:
-    """``connect(app)``: a client for the app, in-process or through a real loopback port."""
-    clients: list[httpx.Client] = []
-    servers = []
-
-    def connect(app: Any) -> httpx.Client:
-        if request.param == "in-process":
-            client = httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://app")
-        else:
-            server = serve(app, name="web-test")
-            servers.append(server)
-            client = httpx.Client(base_url=server.url, timeout=10)
-        clients.append(client)
-        return client
-
-    yield connect
-    for client in clients:
-        client.close()
-    for server in servers:
-        server.stop()
 
 
 @pytest.fixture

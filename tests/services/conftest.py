@@ -2,53 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
 from services_helpers import CHEAP
 
-from launchpad.http.serve import serve
-from launchpad.logging import CollectingHandler
 from launchpad.services.system import System
-
-
-@pytest.fixture
-def logs() -> Iterator[CollectingHandler]:
-    """Every ``launchpad.*`` record logged during the test, as dicts."""
-    logger = logging.getLogger("launchpad")
-    handler = CollectingHandler()
-    old_level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    yield handler
-    logger.removeHandler(handler)
-    logger.setLevel(old_level)
-
-
-@pytest.fixture(params=["in-process", "socket"])
-def connect(request: pytest.FixtureRequest) -> Iterator[Callable[[Any], httpx.Client]]:
-    """``connect(app)``: a client for a WSGI app, in-process or through a loopback port."""
-    clients: list[httpx.Client] = []
-    servers = []
-
-    def connect(app: Any) -> httpx.Client:
-        if request.param == "in-process":
-            client = httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://app")
-        else:
-            server = serve(app, name="service-test")
-            servers.append(server)
-            client = httpx.Client(base_url=server.url, timeout=10)
-        clients.append(client)
-        return client
-
-    yield connect
-    for client in clients:
-        client.close()
-    for server in servers:
-        server.stop()
 
 
 @pytest.fixture
