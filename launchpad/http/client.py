@@ -122,6 +122,7 @@ class ServiceClient:
             transport=wrapped,
             timeout=httpx.Timeout(timeout),  # connect, read, write and pool: each explicit
             follow_redirects=False,
+            trust_env=False,  # an HTTP_PROXY variable must not reroute calls between services
         )
 
     # -- the familiar verbs -------------------------------------------------------------
