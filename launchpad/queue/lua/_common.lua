@@ -13,13 +13,12 @@ local function waiting_list()
   return K.wait
 end
 
--- Forget a job entirely: its attributes and any place it is listed in.
+-- Forget a job's attributes (a finished or waiting job: it holds no lock or token).
 local function remove_job(id)
   for _, part in ipairs({'jobs', 'states', 'added', 'processed', 'finished', 'attempts',
-                         'stalls', 'results', 'errors', 'stacks', 'tokens'}) do
+                         'stalls', 'results', 'errors', 'stacks'}) do
     redis.call('HDEL', K[part], id)
   end
-  redis.call('ZREM', K.locks, id)
 end
 
 -- Retention: keep = 'all' keeps every finished job, 'N' keeps the newest N, '0' none.

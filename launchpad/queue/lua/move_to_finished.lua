@@ -13,15 +13,25 @@ redis.call('LREM', K.active, -1, id)
 redis.call('ZREM', K.locks, id)
 redis.call('HDEL', K.tokens, id)
 local now = now_ms()
-local made = redis.call('HINCRBY', K.attempts, id, 1)
-if outcome == 'completed' then
-  if ARGV[9] ~= '0' then  -- (with keep 0 the job is deleted at once: skip writing it)
-    redis.call('HSET', K.results, id, ARGV[4])
-    redis.call('HSET', K.finished, id, now)
-    redis.call('HSET', K.states, id, 'completed')
+local made
+if outcome == 'completed' and ARGV[9] == '0' then
+  -- Fast path (remove_on_complete=True): the job is deleted at once, so write nothing and
+  -- delete only what it can have; errors exist only if an earlier attempt failed.
+  made = tonumber(redis.call('HGET', K.attempts, id) or '0') + 1
+  for _, part in ipairs({'jobs', 'states', 'added', 'processed', 'stalls'}) do
+    redis.call('HDEL', K[part], id)
   end
+  if made > 1 then
+    for _, part in ipairs({'attempts', 'errors', 'stacks'}) do redis.call('HDEL', K[part], id) end
+  end
+elseif outcome == 'completed' then
+  made = redis.call('HINCRBY', K.attempts, id, 1)
+  redis.call('HSET', K.results, id, ARGV[4])
+  redis.call('HSET', K.finished, id, now)
+  redis.call('HSET', K.states, id, 'completed')
   finish_into(K.completed, id, now, ARGV[9])
 else
+  made = redis.call('HINCRBY', K.attempts, id, 1)
   redis.call('HSET', K.errors, id, ARGV[4])
   redis.call('HSET', K.stacks, id, ARGV[5])
   local delay = tonumber(ARGV[7])
