@@ -18,10 +18,10 @@ import ssl
 import threading
 import time
 import typing
-from functools import lru_cache
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import lru_cache
 
 import httpcore
 import httpx
