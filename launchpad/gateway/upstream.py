@@ -96,11 +96,14 @@ class _PooledResponse:
         self.headers: Headers = response.getheaders()
         self._pool, self._conn, self._response = pool, conn, response
         self._complete = False
+        self._released = False
         self._reusable = reusable
 
     def iter_raw(self) -> Iterator[bytes]:
         try:
             while data := self._response.read1(CHUNK):
+                if self._response.length == 0:  # Content-Length reached: the body is whole
+                    self._finish()  # release before the client can see the last bytes
                 yield data
         except TimeoutError:
             raise UpstreamTimeout("upstream stopped sending its body") from None
@@ -108,10 +111,20 @@ class _PooledResponse:
             raise UpstreamUnreachable(f"upstream body broke off ({type(exc).__name__})") from None
         if self._response.length not in (None, 0):  # closed before Content-Length was reached
             raise UpstreamUnreachable("upstream closed before the end of its body")
+        self._finish()
+
+    def _finish(self) -> None:
+        """The body was read to its end: give the connection back now, not when the server
+        calls close() after the client already has every byte and may be sending its next
+        request, which should find this connection idle."""
         self._complete = True
+        self.close()
 
     def close(self) -> None:
         """Give the connection back if the body was read to its end; otherwise drop it."""
+        if self._released:
+            return
+        self._released = True
         reusable = self._reusable and self._complete and not self._response.will_close
         self._response.close()
         if reusable:
