@@ -4,9 +4,9 @@ One run, one upstream (a small Node server when Node is here, else a stdlib Pyth
 the same clients for every target:
 
 - **direct**: the upstream itself, the baseline;
-- **ours (werkzeug)**: ``launchpad.gateway.Gateway`` served by ``launchpad.http.serve``,
-  as ``launchpad up`` runs it;
-- **ours (cheroot)**: the same app on cheroot's threaded server, when cheroot is installed;
+- **ours (werkzeug)**: ``launchpad.gateway.Gateway`` on ``serve()``'s default server;
+- **ours (cheroot)**: the same app on cheroot's threaded server, as ``launchpad up`` and
+  ``launchpad serve gateway`` run it (``serve(..., server="cheroot")``);
 - **seed (express + hpm)**: the seed lesson's own gateway, Express + http-proxy-middleware
   with the seed's options (``bench/peers/seed_gateway.js``, installed here with ``npm``);
 - **nginx**: when an ``nginx`` binary is installed, with kept-alive upstream connections.
@@ -45,7 +45,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -430,10 +430,11 @@ def _fmt(value: Any, digits: int = 2) -> str:
 
 TARGET_NOTES = {
     "direct": "the upstream itself, no gateway: the baseline",
-    "ours (werkzeug)": "launchpad.gateway on launchpad.http.serve (werkzeug's threaded server, "
-    "which closes the client connection after every response), as `launchpad up` runs it",
+    "ours (werkzeug)": "launchpad.gateway on serve()'s default server (werkzeug's threaded "
+    "server, which closes the client connection after every response)",
     "ours (cheroot)": "the same gateway app on cheroot's threaded server (client keep-alive, "
-    "its default 10 threads, up to 64 idle kept-alive client connections)",
+    "its default 10 threads, up to 64 idle kept-alive client connections), as `launchpad up` "
+    "runs it",
     "seed (express + hpm)": "the seed lesson's gateway: Express + http-proxy-middleware with the "
     "seed's options (bench/peers/seed_gateway.js)",
     "nginx": "nginx, one worker, kept-alive upstream connections, request and response "
@@ -765,25 +766,11 @@ def serve_ours(server_kind: str, upstream: str) -> None:
 
     configure_logging("off")
     gateway = Gateway([Route("/auth", upstream), Route("/notifications", upstream)])
-    stopper: Callable[[], None]
-    if server_kind == "cheroot":
-        from cheroot import wsgi
+    from launchpad.http.serve import serve
 
-        # cheroot's default pool (10 threads). Fewer threads cost less CPU per request (less
-        # GIL handover) but serve fewer slow requests at once; more cost more.
-        server = wsgi.Server(("127.0.0.1", 0), gateway, numthreads=10)
-        # cheroot closes kept-alive client connections past 10 idle ones; 16 clients would
-        # then reconnect all the time. A gateway holds many: allow 64.
-        server.keep_alive_conn_limit = 64
-        server.prepare()
-        port = server.bind_addr[1]
-        threading.Thread(target=server.serve, daemon=True).start()
-        stopper = server.stop
-    else:
-        from launchpad.http.serve import serve
-
-        running = serve(gateway, name="gateway")
-        port, stopper = running.port, running.stop
+    # The same serve() that launchpad up uses; cheroot there: 10 threads, 64 idle clients.
+    running = serve(gateway, name="gateway", server=server_kind)  # type: ignore[arg-type]
+    port, stopper = running.port, running.stop
     print(f"listening {port}", flush=True)
     sys.stdin.read()
     stopper()
