@@ -47,7 +47,7 @@ def _redis(url: str | None) -> Check:
         key = f"launchpad:doctor:{time.monotonic_ns()}"
         conn.set(key, "ok", px=10_000)
         length = int(
-            conn.eval(  # type: ignore[arg-type]
+            conn.eval(  # type: ignore[arg-type,unused-ignore]
                 "return redis.call('STRLEN', KEYS[1])", 1, key
             )
         )

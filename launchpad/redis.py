@@ -169,7 +169,7 @@ def describe(conn: Any) -> str:
     if is_embedded(conn):
         return "embedded (in-process)"
     if isinstance(conn, RedisCluster):
-        nodes = conn.get_nodes()
+        nodes = conn.get_nodes()  # type: ignore[no-untyped-call,unused-ignore]
         return "cluster " + ",".join(f"{n.host}:{n.port}" for n in nodes)
     kw = conn.connection_pool.connection_kwargs
     if "path" in kw:

@@ -54,7 +54,7 @@ class BlockingMove:
         """A single-connection client on the server that holds ``src`` (made once)."""
         if self._client is None:
             if isinstance(self.conn, RedisCluster):
-                node = self.conn.get_node_from_key(self.src)
+                node = self.conn.get_node_from_key(self.src)  # type: ignore[no-untyped-call,unused-ignore]
                 self._node_client = node.redis_connection
             else:
                 self._node_client = self.conn
@@ -62,7 +62,7 @@ class BlockingMove:
             client = redis.Redis(
                 connection_pool=self._node_client.connection_pool, single_connection_client=True
             )
-            self._client_id = int(client.client_id())  # type: ignore[arg-type]
+            self._client_id = int(client.client_id())  # type: ignore[arg-type,unused-ignore]
             self._client = client
         return self._client
 
