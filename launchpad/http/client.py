@@ -159,7 +159,9 @@ class ServiceClient:
             timeout: this call's deadline in seconds, instead of the client's.
 
         Raises:
-            ServiceTimeout, ServiceUnavailable, UnexpectedStatus.
+            ServiceTimeout: no answer before the deadline.
+            ServiceUnavailable: refused, unreachable, or the connection broke.
+            UnexpectedStatus: a status outside ``expect``.
         """
         method = method.upper()
         sent_headers = dict(headers or {})
