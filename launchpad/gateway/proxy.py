@@ -21,7 +21,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
@@ -43,12 +45,12 @@ from launchpad.gateway.upstream import (
     HttpxUpstream,
     PooledUpstream,
     Upstream,
+    UpstreamError,
     UpstreamTimeout,
-    UpstreamUnreachable,
 )
 from launchpad.logging import get_logger
 
-__all__ = ["Gateway"]
+__all__ = ["HEALTH", "Forward", "Gateway", "Refusal", "error_body", "loggable", "status_line"]
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -100,28 +102,58 @@ class Gateway:
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
-        raw_id = environ.get("HTTP_X_CORRELATION_ID")
+        with self.request_scope(environ.get("HTTP_X_CORRELATION_ID")) as correlation_id:
+            environ[_ENVIRON_KEY] = correlation_id
+            decision = self.decide(environ["REQUEST_METHOD"], _raw_target(environ))
+            if isinstance(decision, Refusal):
+                return self._answer(
+                    environ, start_response, decision.status, decision.message, started,
+                    decision.path,
+                )  # fmt: skip
+            if decision is HEALTH:
+                return self._health(environ, start_response, started)
+            assert isinstance(decision, Forward)
+            return self._forward(environ, start_response, decision.route, decision.path, started)
+
+    # -- what every front end shares: the decisions, the messages, the log line ----------
+
+    @contextmanager
+    def request_scope(self, raw_id: str | None) -> Iterator[str]:
+        """The request's correlation id (the client's if safe, else a new one), in scope.
+
+        A replaced id is logged with the reason, never with the raw value: it may hold
+        CR/LF or worse.
+        """
         correlation_id = accept(raw_id)
-        environ[_ENVIRON_KEY] = correlation_id
         with correlation_scope(correlation_id):
             if raw_id is not None and raw_id != correlation_id:
-                # The raw value may hold CR/LF or worse: log why it was replaced, never it.
                 self.log.warning(
                     "client correlation id replaced",
                     extra={"rejection_reason": rejection_reason(raw_id)},
                 )
-            target = _raw_target(environ)
-            try:
-                path = check_target(target)
-            except PathRejected as exc:
-                return self._answer(environ, start_response, 400, exc.reason, started, target)
-            if path.segments == ("health",) and environ["REQUEST_METHOD"] in ("GET", "HEAD"):
-                return self._health(environ, start_response, started)
-            route = self.table.match(path)
-            if route is None:
-                message = f"no route for {path.path}"
-                return self._answer(environ, start_response, 404, message, started, target)
-            return self._forward(environ, start_response, route, path, started)
+            yield correlation_id
+
+    def decide(self, method: str, target: str) -> Forward | Refusal | _Health:
+        """Where a request goes: forward to a route, the gateway's own health, or 400/404."""
+        try:
+            path = check_target(target)
+        except PathRejected as exc:
+            return Refusal(400, exc.reason, loggable(target))
+        if path.segments == ("health",) and method in ("GET", "HEAD"):
+            return HEALTH
+        route = self.table.match(path)
+        if route is None:
+            return Refusal(404, f"no route for {path.path}", loggable(path.path))
+        return Forward(route, path)
+
+    def failure(self, route: Route, error: UpstreamError) -> tuple[int, str]:
+        """The status and message for an upstream that gave no usable answer."""
+        if isinstance(error, UpstreamTimeout):
+            # 504: no answer in time. The upstream may be slow, overloaded or stuck, and
+            # it may still finish the work: the client cannot know whether it happened.
+            return 504, f"{route.name} did not answer within {self.upstream_timeout:g} s"
+        # 502: no usable answer at all: refused (nothing listens), reset, or not HTTP.
+        return 502, f"{route.name} is unreachable ({error})"
 
     # --8<-- [start:proxy]
     def _forward(
@@ -151,15 +183,9 @@ class Gateway:
             upstream = self.upstreams[route.name].send(
                 environ["REQUEST_METHOD"], path.target, headers, body
             )
-        except UpstreamTimeout:
-            # 504: no answer in time. The upstream may be slow, overloaded or stuck, and
-            # it may still finish the work: the client cannot know whether it happened.
-            message = f"{route.name} did not answer within {self.upstream_timeout:g} s"
-            return answer(environ, start_response, 504, message, started, path.path, route)
-        except UpstreamUnreachable as exc:
-            # 502: no usable answer at all: refused (nothing listening), reset, or not HTTP.
-            message = f"{route.name} is unreachable ({exc})"
-            return answer(environ, start_response, 502, message, started, path.path, route)
+        except UpstreamError as exc:
+            status, message = self.failure(route, exc)
+            return answer(environ, start_response, status, message, started, path.path, route)
         except ClientGone as exc:  # the client stopped mid-body: nothing to forward
             return answer(environ, start_response, 400, str(exc), started, path.path, route)
         except Exception as exc:  # an in-process upstream app raised: its fault, not ours
@@ -167,7 +193,7 @@ class Gateway:
             message = f"{route.name} failed ({type(exc).__name__})"
             return answer(environ, start_response, 502, message, started, path.path, route)
         start_response(
-            _status_line(upstream.status),
+            status_line(upstream.status),
             response_headers(upstream.headers, correlation_id=environ[_ENVIRON_KEY]),
         )
 
@@ -188,14 +214,9 @@ class Gateway:
         path: str,
         route: Route | None = None,
     ) -> list[bytes]:
-        """The gateway's own JSON answer (an error), carrying the correlation id.
-
-        Same shape as the services' errors (``launchpad.http.web.ErrorBody``), so a client
-        reads one kind of error whichever hop answered.
-        """
-        body = {"error": message, "correlationId": environ[_ENVIRON_KEY]}
-        self._log(environ, _loggable(path), route, status, started, 0, message)
-        return _json(environ, start_response, status, body)
+        """The gateway's own JSON answer (an error), carrying the correlation id."""
+        self._log(environ, loggable(path), route, status, started, 0, message)
+        return _json(environ, start_response, status, error_body(message, environ[_ENVIRON_KEY]))
 
     def _health(
         self, environ: Environ, start_response: StartResponse, started: float
@@ -203,7 +224,7 @@ class Gateway:
         report = self.health()
         status = 200 if report["status"] == "ok" else 503
         self._log(environ, "/health", None, status, started, 0, None)
-        return _json(environ, start_response, status, report)
+        return _json(environ, start_response, status, json.dumps(report).encode())
 
     def health(self) -> dict[str, Any]:
         """Ask every upstream's ``GET /health`` at once; ``status``: ``ok`` or ``degraded``."""
@@ -221,11 +242,28 @@ class Gateway:
         sent: int,
         error: str | None,
     ) -> None:
+        self.log_request(
+            environ["REQUEST_METHOD"], path, route, status, started, sent, error,
+            client=environ.get("REMOTE_ADDR"), correlation_id=environ[_ENVIRON_KEY],
+        )  # fmt: skip
+
+    def log_request(
+        self,
+        method: str,
+        path: str,
+        route: Route | None,
+        status: int,
+        started: float,
+        sent: int,
+        error: str | None,
+        *,
+        client: str | None,
+        correlation_id: str,
+    ) -> None:
         """One line per request: what was asked, where it went, what came back, how fast.
 
         ``client`` is the socket peer, never a client-supplied X-Forwarded-For entry.
         """
-        method = environ["REQUEST_METHOD"]
         fields: dict[str, Any] = {
             "method": method,
             "path": path,
@@ -233,14 +271,52 @@ class Gateway:
             "status": status,
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 2),
             "bytes_out": sent,
-            "client": environ.get("REMOTE_ADDR"),
+            "client": client,
             # A relayed body ends after the request's correlation scope has closed.
-            "correlation_id": environ[_ENVIRON_KEY],
+            "correlation_id": correlation_id,
         }
         if error:
             fields["error"] = error
         level = logging.WARNING if status >= 500 or (error and sent) else logging.INFO
         self.log.log(level, f"{method} {path} -> {status}", extra=fields)
+
+
+@dataclass(frozen=True)
+class Forward:
+    """Send the request to ``route``'s upstream, at the checked ``path``."""
+
+    route: Route
+    path: CheckedPath
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The gateway answers itself with ``status``: 400 for a bad path, 404 for no route."""
+
+    status: int
+    message: str
+    path: str  # safe for a log line
+
+
+class _Health:
+    """``GET /health``: the gateway answers with its upstreams' state."""
+
+
+HEALTH = _Health()
+
+
+def error_body(message: str, correlation_id: str) -> bytes:
+    """The gateway's error, in the services' shape (``launchpad.http.web.ErrorBody``), so a
+    client reads one kind of error whichever hop answered."""
+    return json.dumps({"error": message, "correlationId": correlation_id}).encode()
+
+
+def status_line(code: int) -> str:
+    """``"404 Not Found"``; an unregistered code keeps its number."""
+    try:
+        return f"{code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return f"{code} Unknown"
 
 
 def _raw_target(environ: Environ) -> str:
@@ -251,24 +327,14 @@ def _raw_target(environ: Environ) -> str:
     return target_from_decoded(environ.get("PATH_INFO", "/"), environ.get("QUERY_STRING", ""))
 
 
-def _status_line(code: int) -> str:
-    try:
-        return f"{code} {HTTPStatus(code).phrase}"
-    except ValueError:
-        return f"{code} Unknown"
-
-
-def _loggable(target: str) -> str:
+def loggable(target: str) -> str:
     """A raw target made safe for a log line: printable ASCII only, at most 200 chars."""
     return quote(target[:200], safe="!#$&'()*+,/:;=?@[]~%-._")
 
 
-def _json(
-    environ: Environ, start_response: StartResponse, status: int, body: dict[str, Any]
-) -> list[bytes]:
-    data = json.dumps(body).encode()
+def _json(environ: Environ, start_response: StartResponse, status: int, data: bytes) -> list[bytes]:
     start_response(
-        _status_line(status),
+        status_line(status),
         [
             ("content-type", "application/json"),
             ("content-length", str(len(data))),

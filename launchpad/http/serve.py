@@ -19,11 +19,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-__all__ = ["RunningServer", "ServerKind", "serve"]
+__all__ = ["RunningServer", "ServerKind", "check_loopback", "serve"]
 
 ServerKind = Literal["werkzeug", "cheroot"]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -97,10 +97,20 @@ def _chunked_input_is_terminated(app: WSGIApp) -> WSGIApp:
     return wrapped
 
 
+class _Server(Protocol):
+    """What :class:`RunningServer` needs: a bound port, a blocking serve(), a stop()."""
+
+    port: int
+
+    def serve(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 class RunningServer:
     """A server started by :func:`serve`. Use as a context manager or call :meth:`stop`."""
 
-    def __init__(self, server: _WerkzeugServer | _CherootServer, name: str, host: str) -> None:
+    def __init__(self, server: _Server, name: str, host: str) -> None:
         self._server = server
         self.name = name
         self.host = host
@@ -132,6 +142,12 @@ class RunningServer:
         self.stop()
 
 
+def check_loopback(host: str) -> None:
+    """Only loopback addresses are allowed: the kit never listens on a public interface."""
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError(f"refusing to listen on {host!r}: the kit serves on loopback only")
+
+
 def serve(
     app: Any,
     port: int = 0,
@@ -147,11 +163,9 @@ def serve(
         server: ``"werkzeug"`` or ``"cheroot"`` (see the module docstring).
         threads: cheroot's worker threads: requests handled at once (werkzeug: unbounded).
 
-    Only loopback addresses are allowed: the kit never listens on a public interface.
-    Raises ``OSError`` when the port is taken.
+    Raises ``OSError`` when the port is taken, ``ValueError`` for a non-loopback host.
     """
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        raise ValueError(f"refusing to listen on {host!r}: the kit serves on loopback only")
+    check_loopback(host)
     running: _WerkzeugServer | _CherootServer
     if server == "cheroot":
         running = _CherootServer(app, host, port, name, threads)

@@ -11,6 +11,7 @@ from gateway_upstream import Upstream
 from log_capture import collected_logs
 
 from launchpad.gateway import Gateway, Route
+from launchpad.gateway.server import serve_gateway
 from launchpad.http.serve import RunningServer, serve
 from launchpad.logging import CollectingHandler
 
@@ -39,9 +40,25 @@ def gateway(upstream_server: RunningServer) -> Iterator[Gateway]:
     gw.close()
 
 
+FRONTS = ["event-loop", "wsgi"]
+"""The gateway's two fronts on a socket: aiohttp's event loop (``launchpad up``) and the
+WSGI app on werkzeug's threaded server. Both must keep every rule."""
+
+
+def serve_front(front: str, gateway: Gateway) -> RunningServer:
+    if front == "event-loop":
+        return serve_gateway(gateway)
+    return serve(gateway, name="gateway")
+
+
+@pytest.fixture(params=FRONTS)
+def front(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def gateway_server(gateway: Gateway) -> Iterator[RunningServer]:
-    with serve(gateway, name="gateway") as server:
+def gateway_server(gateway: Gateway, front: str) -> Iterator[RunningServer]:
+    with serve_front(front, gateway) as server:
         yield server
 
 

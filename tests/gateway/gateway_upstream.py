@@ -17,6 +17,7 @@ The upstream is a plain WSGI app (it runs in-process or on a real port):
 from __future__ import annotations
 
 import gzip
+import http.client
 import json
 import socket
 import threading
@@ -134,34 +135,13 @@ def raw_request(
 
 
 def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """Read one response from a connection the server closes afterwards (werkzeug does)."""
-    buf = b""
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        buf += chunk
-    head, _, body = buf.partition(b"\r\n\r\n")
-    while head.startswith(b"HTTP/1.1 100"):  # an interim 100 Continue before the real answer
-        head, _, body = body.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    if headers.get("transfer-encoding") == "chunked":
-        body = _dechunk(body)
-    return status, headers, body
+    """Read one response (after any interim 100 Continue), framed as its headers say.
 
-
-def _dechunk(body: bytes) -> bytes:
-    out = b""
-    while body:
-        size_line, _, rest = body.partition(b"\r\n")
-        size = int(size_line.split(b";")[0], 16)
-        if size == 0:
-            break
-        out += rest[:size]
-        body = rest[size + 2 :]
-    return out
+    Framing, not the connection's end, marks the end: a keep-alive server leaves the
+    connection open after answering.
+    """
+    response = http.client.HTTPResponse(sock)
+    response.begin()  # skips interim 1xx answers
+    body = response.read()  # de-chunks a chunked body
+    headers = {name.lower(): value for name, value in response.getheaders()}
+    return response.status, headers, body
