@@ -4,9 +4,11 @@ One run, one upstream (a small Node server when Node is here, else a stdlib Pyth
 the same clients for every target:
 
 - **direct**: the upstream itself, the baseline;
-- **ours (werkzeug)**: ``launchpad.gateway.Gateway`` on ``serve()``'s default server;
-- **ours (cheroot)**: the same app on cheroot's threaded server, as ``launchpad up`` and
-  ``launchpad serve gateway`` run it (``serve(..., server="cheroot")``);
+- **ours (WSGI on werkzeug)**: ``launchpad.gateway.Gateway``, a WSGI app, on ``serve()``'s
+  default threaded werkzeug server (``launchpad.http.serve``): a reference point;
+- **ours (event loop)**: the same ``Gateway`` decisions served by aiohttp on one asyncio
+  event loop (``serve_gateway()`` in ``launchpad.gateway.server``), as ``launchpad up``
+  runs it;
 - **seed (express + hpm)**: the seed lesson's own gateway, Express + http-proxy-middleware
   with the seed's options (``bench/peers/seed_gateway.js``, installed here with ``npm``);
 - **nginx**: when an ``nginx`` binary is installed, with kept-alive upstream connections.
@@ -16,6 +18,9 @@ direct figure, requests/s at 1 and 16 connections, the gateway process's CPU tim
 request (during the 16-connection run), and its peak RSS growth while 100 MB stream
 through it each way. Load comes from ``wrk`` when installed and always from a Python
 keep-alive client (``http.client``, one connection per thread); both are reported.
+A last table holds the event-loop front against the seed's gateway on each of those
+figures (added p50 and p99, requests/s at 1 and 16 connections, CPU per request, RSS
+growth down and up), with the WSGI front beside it for reference.
 
 Usage::
 
@@ -56,6 +61,11 @@ ROOT = HERE.parent
 PEERS = HERE / "peers"
 PIECE = b"x" * 65536
 MB = 1024 * 1024
+
+# Our two fronts, by the name --ours takes: the same Gateway decisions on each.
+OURS = {"wsgi": "ours (WSGI on werkzeug)", "event-loop": "ours (event loop)"}
+EVENT_LOOP = OURS["event-loop"]  # what `launchpad up` runs: the one held against the seed
+SEED = "seed (express + hpm)"
 
 
 # -- the targets ---------------------------------------------------------------------------
@@ -119,10 +129,10 @@ def start_upstream(kind: str) -> tuple[str, subprocess.Popen[bytes]]:
     return f"http://127.0.0.1:{port}", proc
 
 
-def start_ours(server: str, upstream: str) -> Target:
-    cmd = [sys.executable, __file__, "--serve-ours", server, "--upstream-url", upstream]
+def start_ours(front: str, upstream: str) -> Target:
+    cmd = [sys.executable, __file__, "--serve-ours", front, "--upstream-url", upstream]
     proc, port = _start(cmd)
-    return Target(f"ours ({server})", f"http://127.0.0.1:{port}", proc)
+    return Target(OURS[front], f"http://127.0.0.1:{port}", proc)
 
 
 def npm_install(notes: list[str]) -> bool:
@@ -141,7 +151,7 @@ def npm_install(notes: list[str]) -> bool:
 
 def start_seed(upstream: str) -> Target:
     proc, port = _start(["node", "seed_gateway.js", "0", upstream], cwd=PEERS)
-    return Target("seed (express + hpm)", f"http://127.0.0.1:{port}", proc)
+    return Target(SEED, f"http://127.0.0.1:{port}", proc)
 
 
 NGINX_CONF = """
@@ -430,54 +440,78 @@ def _fmt(value: Any, digits: int = 2) -> str:
 
 TARGET_NOTES = {
     "direct": "the upstream itself, no gateway: the baseline",
-    "ours (werkzeug)": "launchpad.gateway on serve()'s default server (werkzeug's threaded "
-    "server, which closes the client connection after every response)",
-    "ours (cheroot)": "the same gateway app on cheroot's threaded server (client keep-alive, "
-    "its default 10 threads, up to 64 idle kept-alive client connections), as `launchpad up` "
-    "runs it",
-    "seed (express + hpm)": "the seed lesson's gateway: Express + http-proxy-middleware with the "
+    OURS["wsgi"]: "launchpad.gateway's Gateway as a WSGI app on serve()'s default server "
+    "(werkzeug's threaded server: a thread per connection, and the client connection is "
+    "closed after every response); a reference point, not what `launchpad up` runs",
+    EVENT_LOOP: "the same Gateway decisions served by aiohttp on one asyncio event loop "
+    "(serve_gateway() in launchpad.gateway.server): client keep-alive, a pool of kept-alive "
+    "upstream connections, no thread per request; this is what `launchpad up` runs",
+    SEED: "the seed lesson's gateway: Express + http-proxy-middleware with the "
     "seed's options (bench/peers/seed_gateway.js)",
     "nginx": "nginx, one worker, kept-alive upstream connections, request and response "
     "buffering off",
 }
 
 
+def _compare(value: float, base: float, lower: bool) -> tuple[str, bool]:
+    """``value`` against ``base`` in words, and whether it is ahead (more than 5% better)."""
+    better = value < base if lower else value > base
+    if abs(base) <= 1e-9:
+        return ("better" if better else "worse"), better
+    change = abs(value - base) / abs(base)
+    if change < 0.05:
+        return "even (within 5%)", False
+    return f"{'better' if better else 'worse'} by {change:.0%}", better
+
+
 def verdict(targets: list[Target], use_wrk: bool, mb: int) -> list[str]:
-    """Ours against the seed's gateway on the figures the issue names, in this run."""
+    """Ours against the seed's gateway on every figure the issue names, in this run.
+
+    The event-loop front (what ``launchpad up`` runs) comes first; the WSGI front, when it
+    ran, is shown beside it for reference. The line under the table counts the figures on
+    which the event-loop front is ahead of the seed (by more than 5%).
+    """
     by_name = {t.name: t.results for t in targets}
-    seed = by_name.get("seed (express + hpm)")
-    ours = [name for name in by_name if name.startswith("ours")]
+    seed = by_name.get(SEED)
+    ours = sorted((n for n in by_name if n.startswith("ours")), key=lambda n: n != EVENT_LOOP)
     if seed is None or not ours:
         return []
     tool = "wrk" if use_wrk else "py"
     figures = [  # key, label, lower is better
         (f"added_{tool}_p50", "added p50 latency, 1 connection (ms)", True),
+        (f"added_{tool}_p99", "added p99 latency, 1 connection (ms)", True),
+        (f"{tool}_rps_1", "requests/s at 1 connection", False),
         (f"{tool}_rps_16", "requests/s at 16 connections", False),
         ("cpu_us", "CPU per request (µs)", True),
         ("rss_down_mb", f"RSS growth streaming {mb} MB down (MB)", True),
         ("rss_up_mb", f"RSS growth streaming {mb} MB up (MB)", True),
     ]
+    source = "wrk" if use_wrk else "the Python client"
     lines = ["", "## Ours against the seed's gateway, same run", "",
+             f"Latency and requests/s from {source}.", "",
              "| figure | seed | " + " | ".join(ours) + " |",
              "|---|---:|" + "---:|" * len(ours)]  # fmt: skip
+    ahead: list[str] = []
+    behind: list[str] = []
     for key, label, lower in figures:
         if key not in seed:
             continue
+        base = float(seed[key])
         cells = []
         for name in ours:
-            value, base = by_name[name].get(key), seed[key]
+            value = by_name[name].get(key)
             if value is None:
                 cells.append("-")
                 continue
-            better = value < base if lower else value > base
-            if abs(base) > 1e-9 and abs(value - base) / abs(base) < 0.05:
-                word = "even (within 5%)"
-            elif abs(base) > 1e-9:
-                word = f"{'better' if better else 'worse'} by {abs(value - base) / abs(base):.0%}"
-            else:
-                word = "better" if better else "worse"
+            word, is_ahead = _compare(float(value), base, lower)
             cells.append(f"{_fmt(float(value), 2)} ({word})")
-        lines.append(f"| {label} | {_fmt(float(seed[key]), 2)} | " + " | ".join(cells) + " |")
+            if name == EVENT_LOOP:
+                (ahead if is_ahead else behind).append(label)
+        lines.append(f"| {label} | {_fmt(base, 2)} | " + " | ".join(cells) + " |")
+    if EVENT_LOOP in by_name and (ahead or behind):
+        lines += ["", f"**{EVENT_LOOP}** is ahead of the seed on {len(ahead)} of "
+                  f"{len(ahead) + len(behind)} figures"
+                  + (f"; not ahead on: {', '.join(behind)}." if behind else ".")]  # fmt: skip
     return lines
 
 
@@ -539,6 +573,9 @@ def write_markdown(path: Path, targets: list[Target], meta: dict[str, Any]) -> s
     lines += ["", "## Notes", ""]
     lines += [f"- {note}" for note in meta["notes"]] or ["- nothing was skipped"]
     lines += [
+        "- Both of our fronts serve the same Gateway (same routes, same decisions) from a "
+        "process of their own (this file, --serve-ours), with logs off; CPU and RSS figures "
+        "are that process's alone.",
         "- *added* (Python client): requests to all targets take turns, and each request's "
         "time is paired with the direct request just before it; p50/p99 of those differences. "
         "*added* (wrk): the target's percentile minus the direct one (wrk cannot pair).",
@@ -546,6 +583,8 @@ def write_markdown(path: Path, targets: list[Target], meta: dict[str, Any]) -> s
         "16-connection run, divided by the requests served (for *direct*: the upstream's).",
         "- RSS growth: peak resident memory (Linux VmHWM, reset before each transfer) minus "
         "the resident memory at the start of the transfer.",
+        "- Ours against the seed: *even* means within 5% of the seed's figure; *ahead* "
+        "counts only the figures where the event-loop front is better by more than that.",
         "- The machine is shared (2 cores): figures vary from run to run; each throughput "
         "figure is the median of the rounds, with every target taking turns.",
         "",
@@ -593,11 +632,11 @@ def versions(targets: list[Target]) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     found = []
-    for dist in ("werkzeug", "cheroot"):
+    for dist in ("werkzeug", "aiohttp"):
         with contextlib.suppress(PackageNotFoundError):
             found.append(f"{dist} {version(dist)}")
     names = {t.name for t in targets}
-    if any(n.startswith("seed") for n in names) or shutil.which("node"):
+    if SEED in names or shutil.which("node"):
         with contextlib.suppress(OSError, subprocess.SubprocessError):
             node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout
             found.append(f"node {node.strip()}")
@@ -611,8 +650,8 @@ def versions(targets: list[Target]) -> str:
             found.append(out.strip().replace("nginx version: ", ""))
     if shutil.which("wrk"):
         with contextlib.suppress(OSError, subprocess.SubprocessError):
-            out = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
-            found.append("wrk " + (out.stdout or out.stderr).split()[1])
+            wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
+            found.append("wrk " + (wrk.stdout or wrk.stderr).split()[1])
     return ", ".join(found)
 
 
@@ -621,6 +660,7 @@ def render(args: argparse.Namespace) -> int:
     saved = json.loads(Path(args.from_json).read_text())
     targets = [Target(name, "", None, results) for name, results in saved["targets"].items()]
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     if args.plot != "none":
         plot(Path(args.plot), targets, saved["meta"]["wrk"])
     print(write_markdown(out / "gateway_overhead.md", targets, saved["meta"]))
@@ -643,18 +683,9 @@ def run(args: argparse.Namespace) -> int:
     targets = [Target("direct", upstream_url, upstream_proc)]
     tmp = Path(tempfile.mkdtemp(prefix="gw-bench-"))
     try:
-        servers = args.ours.split(",")
-        if "werkzeug" in servers:
-            targets.append(start_ours("werkzeug", upstream_url))
-        if "cheroot" in servers:
-            try:
-                import cheroot  # noqa: F401
-
-                targets.append(start_ours("cheroot", upstream_url))
-            except ImportError:
-                notes.append(
-                    "ours (cheroot) skipped: cheroot is not installed (pip install cheroot)"
-                )
+        for front in OURS:  # always in the same order, whatever the order given
+            if front in args.ours:
+                targets.append(start_ours(front, upstream_url))
         if args.no_peers:
             notes.append("peers skipped (--no-peers): no seed gateway, no nginx")
         else:
@@ -759,22 +790,37 @@ def serve_upstream() -> None:
     sys.stdin.read()
 
 
-def serve_ours(server_kind: str, upstream: str) -> None:
+def serve_ours(front: str, upstream: str) -> None:
+    """Our gateway on one of its two fronts, logs off; prints ``listening PORT``."""
     sys.path.insert(0, str(ROOT))
     from launchpad.gateway import Gateway, Route
     from launchpad.logging import configure_logging
 
     configure_logging("off")
     gateway = Gateway([Route("/auth", upstream), Route("/notifications", upstream)])
-    from launchpad.http.serve import serve
+    if front == "event-loop":
+        from launchpad.gateway.server import serve_gateway
 
-    # The same serve() that launchpad up uses; cheroot there: 10 threads, 64 idle clients.
-    running = serve(gateway, name="gateway", server=server_kind)  # type: ignore[arg-type]
-    port, stopper = running.port, running.stop
-    print(f"listening {port}", flush=True)
+        running = serve_gateway(gateway)  # as `launchpad up` runs it
+    else:
+        from launchpad.http.serve import serve
+
+        running = serve(gateway, name="gateway")  # serve()'s default: werkzeug, threaded
+    print(f"listening {running.port}", flush=True)
     sys.stdin.read()
-    stopper()
+    running.stop()
     gateway.close()
+
+
+def _fronts(text: str) -> list[str]:
+    """``--ours``: a comma-separated list of our fronts (keys of ``OURS``)."""
+    fronts = [f.strip() for f in text.split(",") if f.strip()]
+    unknown = [f for f in fronts if f not in OURS]
+    if unknown or not fronts:
+        raise argparse.ArgumentTypeError(
+            f"unknown front(s) {', '.join(unknown) or repr(text)}: use {', '.join(OURS)}"
+        )
+    return fronts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -785,8 +831,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-stream", action="store_true", help="skip the 100 MB streams")
     parser.add_argument("--stream-mb", type=int, help="MB to stream each way (default 100)")
     parser.add_argument("--upstream", choices=["auto", "node", "python"], default="auto")
-    parser.add_argument("--ours", default="werkzeug,cheroot",
-                        help="servers to run our gateway on (comma-separated)")  # fmt: skip
+    parser.add_argument("--ours", type=_fronts, default=list(OURS),
+                        help="our gateway's fronts to measure, comma-separated: "
+                        "wsgi, event-loop (default: both)")  # fmt: skip
     parser.add_argument("--seconds", type=float, help="length of each load run")
     parser.add_argument("--rounds", type=int, help="rounds of load runs (median is kept)")
     parser.add_argument("--latency-count", type=int, help="requests per target for latency")
@@ -795,7 +842,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="where the PNG goes, or 'none'")  # fmt: skip
     parser.add_argument("--from-json", help="re-render the table and plot from a run's JSON")
     parser.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--serve-ours", choices=["werkzeug", "cheroot"], help=argparse.SUPPRESS)
+    parser.add_argument("--serve-ours", choices=list(OURS), help=argparse.SUPPRESS)
     parser.add_argument("--upstream-url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_upstream:

@@ -144,6 +144,8 @@ class GatewayServer:
 
     async def _shutdown(self) -> None:
         self._server.close()
+        for connection in self._web.connections:
+            connection.close()  # an idle kept-alive one ends now, a busy one after its answer
         await self._web.shutdown(1.0)
         await self._session.close()
 

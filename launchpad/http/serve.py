@@ -3,15 +3,11 @@
 The same app object runs in-process (``httpx.WSGITransport``) for fast tests and on a
 real socket here, so students can curl it and tests can see real network failures.
 
-Two servers, both threaded and both accepting chunked request bodies:
-
-* ``werkzeug`` (the default): werkzeug's development server. Simple and strict, but it
-  closes the connection after every response and starts a thread per connection.
-* ``cheroot`` (CherryPy's production WSGI server): a fixed pool of worker threads and
-  HTTP/1.1 keep-alive, with idle connections parked in a selector, not a thread. The
-  gateway runs on it in ``launchpad up``: in ``bench/gateway_overhead.py`` it halves the
-  gateway's CPU per request compared with werkzeug, which puts the gateway ahead of the
-  seed's Node gateway on latency, throughput and memory.
+The server is werkzeug's threaded one: simple and strict, a thread per connection,
+chunked request bodies accepted. It closes the connection after every response, which
+costs a service little (each is called by a few clients) and the front door a lot: the
+gateway runs on its own event loop instead (:mod:`launchpad.gateway.server`), which
+serves through this module's :class:`RunningServer` too.
 """
 
 from __future__ import annotations
@@ -19,13 +15,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-__all__ = ["RunningServer", "ServerKind", "check_loopback", "serve"]
+__all__ = ["RunningServer", "check_loopback", "serve"]
 
-ServerKind = Literal["werkzeug", "cheroot"]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -57,44 +52,6 @@ class _WerkzeugServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-
-
-class _CherootServer:
-    def __init__(self, app: WSGIApp, host: str, port: int, name: str, threads: int) -> None:
-        from cheroot import wsgi
-
-        self._server = wsgi.Server(
-            (host, port),
-            _chunked_input_is_terminated(app),
-            numthreads=threads,
-            server_name=name,
-            request_queue_size=128,
-            shutdown_timeout=1,
-        )
-        # Idle kept-alive clients allowed before cheroot starts closing them (default 10).
-        self._server.keep_alive_conn_limit = 64
-        self._server.prepare()  # binds now: a busy port fails here, and the port is known
-        self.port = int(self._server.bind_addr[1])
-
-    def serve(self) -> None:
-        self._server.serve()
-
-    def stop(self) -> None:
-        self._server.stop()
-
-
-def _chunked_input_is_terminated(app: WSGIApp) -> WSGIApp:
-    """Tell the app a chunked body ends by itself (cheroot's reader stops at the last chunk).
-
-    Without ``wsgi.input_terminated``, werkzeug treats a body with no Content-Length as empty.
-    """
-
-    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-            environ["wsgi.input_terminated"] = True
-        return app(environ, start_response)
-
-    return wrapped
 
 
 class _Server(Protocol):
@@ -154,23 +111,10 @@ def serve(
     *,
     name: str = "app",
     host: str = "127.0.0.1",
-    server: ServerKind = "werkzeug",
-    threads: int = 10,
 ) -> RunningServer:
     """Serve ``app`` on ``host:port`` (``port=0``: any free port) in a daemon thread.
-
-    Args:
-        server: ``"werkzeug"`` or ``"cheroot"`` (see the module docstring).
-        threads: cheroot's worker threads: requests handled at once (werkzeug: unbounded).
 
     Raises ``OSError`` when the port is taken, ``ValueError`` for a non-loopback host.
     """
     check_loopback(host)
-    running: _WerkzeugServer | _CherootServer
-    if server == "cheroot":
-        running = _CherootServer(app, host, port, name, threads)
-    elif server == "werkzeug":
-        running = _WerkzeugServer(app, host, port)
-    else:
-        raise ValueError(f"unknown server {server!r}: use 'werkzeug' or 'cheroot'")
-    return RunningServer(running, name, host).start()
+    return RunningServer(_WerkzeugServer(app, host, port), name, host).start()

@@ -39,8 +39,9 @@ from typing import Any, Literal
 import httpx
 
 from launchpad.gateway import Gateway, Route
+from launchpad.gateway.server import serve_gateway
 from launchpad.http.client import ServiceClient
-from launchpad.http.serve import RunningServer, ServerKind, serve
+from launchpad.http.serve import RunningServer, serve
 from launchpad.http.web import WebApp
 from launchpad.logging import get_logger
 from launchpad.queue import Queue, Worker
@@ -192,9 +193,11 @@ class System:
     def _place(self, app: Any, name: str, port: int) -> tuple[str, httpx.BaseTransport | None]:
         """Where ``app`` can be reached: a real port, or an in-process transport."""
         if self.mode == "ports":
-            # The gateway is the front door: cheroot keeps client connections alive.
-            kind: ServerKind = "cheroot" if name == "gateway" else "werkzeug"
-            server = serve(app, port, name=name, server=kind)
+            # The gateway is the front door: one event loop for every client connection.
+            if isinstance(app, Gateway):
+                server = serve_gateway(app, port, name=name)
+            else:
+                server = serve(app, port, name=name)
             self._servers.append(server)
             return server.url, None
         return f"http://{name}.internal", httpx.WSGITransport(app=app)

@@ -22,8 +22,9 @@ from rich.table import Table
 
 from launchpad.config import ConfigError, Settings, load_settings
 from launchpad.gateway import Gateway, Route
+from launchpad.gateway.server import serve_gateway
 from launchpad.http.client import ServiceClient
-from launchpad.http.serve import RunningServer, ServerKind, serve
+from launchpad.http.serve import RunningServer, serve
 from launchpad.logging import configure_logging
 from launchpad.queue import Queue, Worker
 from launchpad.redis import create_redis_connection, describe, is_embedded
@@ -233,8 +234,10 @@ def serve_main(argv: list[str]) -> int:
     port = _pick(args.port, default_port)
     server: RunningServer
     try:
-        kind: ServerKind = "cheroot" if args.service == "gateway" else "werkzeug"  # serve.py
-        server = serve(app, port, name=args.service, server=kind)
+        if isinstance(app, Gateway):  # one event loop for every client connection
+            server = serve_gateway(app, port, name=args.service)
+        else:
+            server = serve(app, port, name=args.service)
     except (OSError, SystemExit) as exc:
         cleanup()
         return _port_in_use(console, exc, "Is it already running? Use --port.")

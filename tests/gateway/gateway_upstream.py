@@ -49,7 +49,8 @@ class Upstream:
             size = int(query.get("size", ["0"])[0])
             start_response("200 OK", [("content-type", "application/octet-stream"),
                                       ("content-length", str(size))])  # fmt: skip
-            return _pieces(size)
+            # werkzeug's server would send a body even for HEAD: no body means none.
+            return [] if environ["REQUEST_METHOD"] == "HEAD" else _pieces(size)
         if path.endswith("/upload"):
             return _json(start_response, {"received": _drain(environ)})
         if path.endswith("/gzip"):

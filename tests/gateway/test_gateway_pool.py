@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from conftest import serve_front
 
 from launchpad.gateway import Gateway, Route
 from launchpad.gateway import upstream as upstream_module
@@ -65,51 +66,65 @@ def keepalive() -> Iterator[_KeepAliveServer]:
 
 
 @pytest.fixture
-def front(keepalive: _KeepAliveServer) -> Iterator[RunningServer]:
+def gateway_front(keepalive: _KeepAliveServer, front: str) -> Iterator[RunningServer]:
+    """The gateway on either front (see conftest) before the counting upstream."""
+    url = f"http://127.0.0.1:{keepalive.server_address[1]}"
+    with (
+        Gateway([Route("/auth", url)], upstream_timeout=2.0) as gw,
+        serve_front(front, gw) as server,
+    ):
+        yield server
+
+
+@pytest.fixture
+def wsgi_front(keepalive: _KeepAliveServer) -> Iterator[RunningServer]:
     url = f"http://127.0.0.1:{keepalive.server_address[1]}"
     with Gateway([Route("/auth", url)], upstream_timeout=2.0) as gw, serve(gw) as server:
         yield server
 
 
 def test_sequential_requests_share_one_upstream_connection(
-    http: httpx.Client, front: RunningServer, keepalive: _KeepAliveServer
+    http: httpx.Client, gateway_front: RunningServer, keepalive: _KeepAliveServer
 ) -> None:
     for _ in range(20):
-        assert http.get(front.url + "/auth/x").text == "ok"
+        assert http.get(gateway_front.url + "/auth/x").text == "ok"
     assert keepalive.connections == 1
 
 
 def test_a_connection_the_upstream_closed_is_not_reused(
-    http: httpx.Client, front: RunningServer, keepalive: _KeepAliveServer
+    http: httpx.Client, gateway_front: RunningServer, keepalive: _KeepAliveServer
 ) -> None:
     keepalive.close_after_each = True
     for _ in range(5):
-        assert http.get(front.url + "/auth/x").status_code == 200
+        assert http.get(gateway_front.url + "/auth/x").status_code == 200
     assert keepalive.connections == 5
 
 
 def test_a_stale_connection_is_retried_once_for_a_request_without_body(
     http: httpx.Client,
-    front: RunningServer,
+    wsgi_front: RunningServer,
     keepalive: _KeepAliveServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The race the hang-up check cannot see: the server closes as we reuse."""
+    """The race the hang-up check cannot see: the server closes as we reuse.
+
+    The WSGI front's own pool; the event loop hears a hang-up as it happens (aiohttp)."""
     monkeypatch.setattr(upstream_module, "_hung_up", lambda conn: False)
     keepalive.close_after_each = True
-    assert http.get(front.url + "/auth/x").status_code == 200
-    assert http.get(front.url + "/auth/x").status_code == 200  # stale, then retried fresh
-    r = http.post(front.url + "/auth/x", content=b"once")  # a body is never sent twice
+    url = wsgi_front.url
+    assert http.get(url + "/auth/x").status_code == 200
+    assert http.get(url + "/auth/x").status_code == 200  # stale, then retried fresh
+    r = http.post(url + "/auth/x", content=b"once")  # a body is never sent twice
     assert r.status_code == 502
 
 
 def test_a_half_read_body_drops_the_connection(
-    http: httpx.Client, front: RunningServer, keepalive: _KeepAliveServer
+    http: httpx.Client, gateway_front: RunningServer, keepalive: _KeepAliveServer
 ) -> None:
-    with http.stream("GET", front.url + "/auth/big") as r:
+    with http.stream("GET", gateway_front.url + "/auth/big") as r:
         r.iter_raw(1024).__next__()  # read a little, then hang up
     for _ in range(3):
-        assert http.get(front.url + "/auth/x").text == "ok"
+        assert http.get(gateway_front.url + "/auth/x").text == "ok"
     assert keepalive.connections == 2  # the half-read one was closed, not pooled
 
 

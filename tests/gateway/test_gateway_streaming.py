@@ -70,9 +70,9 @@ class PeakRss:
 
 
 @pytest.fixture
-def gateway_process(upstream_server: RunningServer) -> Iterator[tuple[str, int]]:
+def gateway_process(upstream_server: RunningServer, front: str) -> Iterator[tuple[str, int]]:
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "gateway_process.py"), upstream_server.url],
+        [sys.executable, str(HERE / "gateway_process.py"), front, upstream_server.url],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

@@ -1,0 +1,132 @@
+"""What only the event-loop front (``serve_gateway``, what ``launchpad up`` runs) must do.
+
+The rules every front keeps are in test_gateway_proxy.py, run on both. Here: client
+keep-alive, how it starts and stops, what it refuses to serve, and the two settings a
+proxy's HTTP client must get right (no cookie jar, no redirects).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from gateway_upstream import Upstream, header_values, raw_request
+
+from launchpad.gateway import Gateway, Route
+from launchpad.gateway.server import serve_gateway
+from launchpad.http.serve import RunningServer, serve
+
+
+def _cookie_then_redirect(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    """An upstream that sets a cookie on /login, redirects on /moved, echoes cookies else."""
+    path = environ["PATH_INFO"]
+    if path.endswith("/login"):
+        start_response("200 OK", [("set-cookie", "session=alice-secret; Path=/"),
+                                  ("content-length", "2")])  # fmt: skip
+        return [b"ok"]
+    if path.endswith("/moved"):
+        start_response("302 Found", [("location", "/auth/elsewhere"), ("content-length", "0")])
+        return []
+    body = json.dumps({"cookie": environ.get("HTTP_COOKIE")}).encode()
+    start_response("200 OK", [("content-type", "application/json"),
+                              ("content-length", str(len(body)))])  # fmt: skip
+    return [body]
+
+
+@pytest.fixture(scope="module")
+def loop_front() -> Iterator[RunningServer]:
+    """One upstream and one event-loop gateway for the module."""
+    with (
+        serve(Upstream(), name="upstream") as up,
+        Gateway([Route("/auth", up.url)], upstream_timeout=2.0) as gateway,
+        serve_gateway(gateway) as front,
+    ):
+        yield front
+
+
+def test_one_client_connection_carries_many_requests(loop_front: RunningServer) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", loop_front.port, timeout=5)
+    for i in range(5):
+        conn.request("POST", f"/auth/echo?i={i}", body=b"abc", headers={"x-correlation-id": "k-1"})
+        response = conn.getresponse()
+        echo = json.loads(response.read())
+        assert response.status == 200 and not response.will_close
+        assert (echo["query"], echo["body_bytes"]) == (f"i={i}", 3)
+        assert header_values(echo, "x-correlation-id") == ["k-1"]
+    conn.close()
+
+
+def test_head_gets_the_headers_and_no_body(loop_front: RunningServer) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", loop_front.port, timeout=5)
+    conn.request("HEAD", "/auth/download?size=5000")
+    response = conn.getresponse()
+    assert response.status == 200, response.getheaders()
+    assert response.getheader("content-length") == "5000"
+    assert response.read() == b""
+    conn.close()
+
+
+def test_an_oversized_header_is_a_json_400(loop_front: RunningServer) -> None:
+    request = b"GET /auth/echo HTTP/1.1\r\nHost: gw\r\nx-big: " + b"a" * 20_000 + b"\r\n\r\n"
+    status, headers, body = raw_request(loop_front.port, request)
+    assert status == 400
+    answer = json.loads(body)
+    assert answer["error"].startswith("bad request: ")
+    assert answer["correlationId"] == headers["x-correlation-id"]
+
+
+def test_a_cookie_set_for_one_client_never_reaches_another(http: httpx.Client) -> None:
+    """A shared cookie jar in the gateway's client would log every user in as the last one."""
+    with (
+        serve(_cookie_then_redirect, name="upstream") as up,
+        Gateway([Route("/auth", up.url)]) as gateway,
+        serve_gateway(gateway) as front,
+    ):
+        alice = http.get(front.url + "/auth/login")
+        assert alice.headers["set-cookie"].startswith("session=alice-secret")  # relayed
+        bob = httpx.get(front.url + "/auth/whoami")  # a different client, no cookie sent
+        assert bob.json() == {"cookie": None}
+
+
+def test_a_redirect_is_relayed_not_followed(http: httpx.Client) -> None:
+    with (
+        serve(_cookie_then_redirect, name="upstream") as up,
+        Gateway([Route("/auth", up.url)]) as gateway,
+        serve_gateway(gateway) as front,
+    ):
+        r = http.get(front.url + "/auth/moved")
+    assert (r.status_code, r.headers["location"]) == (302, "/auth/elsewhere")
+
+
+def test_in_process_routes_are_refused() -> None:
+    transport = httpx.WSGITransport(app=Upstream())
+    with (
+        Gateway([Route("/auth", "http://auth.internal", transport=transport)]) as gateway,
+        pytest.raises(ValueError, match="in-process"),
+    ):
+        serve_gateway(gateway)
+
+
+def test_a_busy_port_fails_at_start_and_loopback_only() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken, Gateway([]) as gateway:
+        with pytest.raises(OSError):
+            serve_gateway(gateway, taken.getsockname()[1])
+        with pytest.raises(ValueError, match="loopback"):
+            serve_gateway(gateway, host="0.0.0.0")
+
+
+def test_stop_closes_the_port_promptly() -> None:
+    with Gateway([]) as gateway:
+        front = serve_gateway(gateway)
+        assert httpx.get(front.url + "/nowhere").status_code == 404
+        started = time.monotonic()
+        front.stop()
+        assert time.monotonic() - started < 3
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(front.url + "/nowhere")
