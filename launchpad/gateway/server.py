@@ -24,6 +24,7 @@ not the gateway, decides whether to follow one).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import errno
 import json
@@ -103,9 +104,11 @@ class GatewayServer:
             )
         self.gateway = gateway
         # Bind now, in the caller's thread: a busy port fails here, and the port is known.
-        self._socket = socket.create_server((host, port))
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._socket = socket.create_server((host, port), family=family)
         self.port: int = self._socket.getsockname()[1]
         self._loop = asyncio.new_event_loop()
+        self._stopping = asyncio.Event()
 
     # -- the loop's life ---------------------------------------------------------------
 
@@ -113,16 +116,22 @@ class GatewayServer:
         """Run the loop until :meth:`stop` (called in the serving thread)."""
         asyncio.set_event_loop(self._loop)
         try:
-            self._loop.run_until_complete(self._start())
-            self._loop.run_forever()
-            self._loop.run_until_complete(self._shutdown())
+            self._loop.run_until_complete(self._run())
         finally:
+            self._socket.close()
             self._loop.close()
 
     def stop(self) -> None:
-        """Stop from any thread: the loop finishes in-flight requests (up to 1 s) and ends."""
-        if not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._loop.stop)
+        """Stop from any thread: in-flight requests get up to 1 s to finish, then the loop ends."""
+        with contextlib.suppress(RuntimeError):  # the loop has ended already
+            self._loop.call_soon_threadsafe(self._stopping.set)
+
+    async def _run(self) -> None:
+        await self._start()
+        try:
+            await self._stopping.wait()
+        finally:
+            await self._shutdown()
 
     async def _start(self) -> None:
         timeout = self.gateway.upstream_timeout

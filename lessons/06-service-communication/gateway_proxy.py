@@ -19,6 +19,7 @@ import httpx
 from _demo import Demo, Hang, Spy, run_demo, scratch_prefix, ticker_app, wait_until
 
 from launchpad.gateway import Gateway, Route
+from launchpad.gateway.server import serve_gateway
 from launchpad.http.client import ServiceClient
 from launchpad.http.serve import serve
 from launchpad.queue import Queue
@@ -51,7 +52,7 @@ def body(demo: Demo) -> None:
         upstream_timeout=UPSTREAM_TIMEOUT,
     )
     # --8<-- [end:routes]
-    front = serve(gateway, name="gateway")
+    front = serve_gateway(gateway)  # the event-loop front, as `launchpad up` runs it
     client = httpx.Client(base_url=front.url, timeout=10.0)
     servers = [front, auth, notifications, ticker]
     demo.table(
