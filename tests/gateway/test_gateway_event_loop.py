@@ -130,3 +130,23 @@ def test_stop_closes_the_port_promptly() -> None:
         assert time.monotonic() - started < 3
     with pytest.raises(httpx.ConnectError):
         httpx.get(front.url + "/nowhere")
+
+
+def test_a_bug_in_the_gateway_is_a_json_500_and_a_logged_stack(
+    monkeypatch: pytest.MonkeyPatch, gateway_logs: Any
+) -> None:
+    with Gateway([]) as gateway, serve_gateway(gateway) as front:
+
+        def broken(method: str, target: str) -> None:
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(gateway, "decide", broken)
+        r = httpx.get(front.url + "/auth/x")
+    assert r.status_code == 500
+    assert r.json() == {
+        "error": "the gateway failed; its log has the details",
+        "correlationId": r.headers["x-correlation-id"],
+    }
+    (failed,) = [rec for rec in gateway_logs.records if rec["message"] == "gateway failed"]
+    assert "RuntimeError: a bug" in failed["error"]
+    assert "a bug" not in r.text  # the stack stays in the log
