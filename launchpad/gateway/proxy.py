@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from launchpad.correlation import HEADER as CORRELATION_HEADER
@@ -50,7 +50,16 @@ from launchpad.gateway.upstream import (
 )
 from launchpad.logging import get_logger
 
-__all__ = ["HEALTH", "Forward", "Gateway", "Refusal", "error_body", "loggable", "status_line"]
+__all__ = [
+    "HEALTH",
+    "Forward",
+    "Gateway",
+    "Refusal",
+    "Requester",
+    "error_body",
+    "loggable",
+    "status_line",
+]
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -198,7 +207,7 @@ class Gateway:
         )
 
         def done(sent: int, error: str | None) -> None:
-            self._log(environ, path.path, route, upstream.status, started, sent, error)
+            self.log_request(_who(environ), path.path, route, upstream.status, started, sent, error)
 
         return Relay(upstream, done)
 
@@ -215,7 +224,7 @@ class Gateway:
         route: Route | None = None,
     ) -> list[bytes]:
         """The gateway's own JSON answer (an error), carrying the correlation id."""
-        self._log(environ, loggable(path), route, status, started, 0, message)
+        self.log_request(_who(environ), loggable(path), route, status, started, 0, message)
         return _json(environ, start_response, status, error_body(message, environ[_ENVIRON_KEY]))
 
     def _health(
@@ -223,7 +232,7 @@ class Gateway:
     ) -> list[bytes]:
         report = self.health()
         status = 200 if report["status"] == "ok" else 503
-        self._log(environ, "/health", None, status, started, 0, None)
+        self.log_request(_who(environ), "/health", None, status, started, 0, None)
         return _json(environ, start_response, status, json.dumps(report).encode())
 
     def health(self) -> dict[str, Any]:
@@ -232,38 +241,21 @@ class Gateway:
         correlation_id = current_correlation_id() or new_correlation_id()
         return health_report(self.name, self.routes, self.upstreams, timeout, correlation_id)
 
-    def _log(
-        self,
-        environ: Environ,
-        path: str,
-        route: Route | None,
-        status: int,
-        started: float,
-        sent: int,
-        error: str | None,
-    ) -> None:
-        self.log_request(
-            environ["REQUEST_METHOD"], path, route, status, started, sent, error,
-            client=environ.get("REMOTE_ADDR"), correlation_id=environ[_ENVIRON_KEY],
-        )  # fmt: skip
-
     def log_request(
         self,
-        method: str,
+        who: Requester,
         path: str,
         route: Route | None,
         status: int,
         started: float,
         sent: int,
         error: str | None,
-        *,
-        client: str | None,
-        correlation_id: str,
     ) -> None:
         """One line per request: what was asked, where it went, what came back, how fast.
 
-        ``client`` is the socket peer, never a client-supplied X-Forwarded-For entry.
+        ``who.client`` is the socket peer, never a client-supplied X-Forwarded-For entry.
         """
+        method = who.method
         fields: dict[str, Any] = {
             "method": method,
             "path": path,
@@ -271,14 +263,26 @@ class Gateway:
             "status": status,
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 2),
             "bytes_out": sent,
-            "client": client,
+            "client": who.client,
             # A relayed body ends after the request's correlation scope has closed.
-            "correlation_id": correlation_id,
+            "correlation_id": who.correlation_id,
         }
         if error:
             fields["error"] = error
         level = logging.WARNING if status >= 500 or (error and sent) else logging.INFO
         self.log.log(level, f"{method} {path} -> {status}", extra=fields)
+
+
+class Requester(NamedTuple):
+    """Who asked: the method, the socket peer and the request's correlation id."""
+
+    method: str
+    client: str | None
+    correlation_id: str
+
+
+def _who(environ: Environ) -> Requester:
+    return Requester(environ["REQUEST_METHOD"], environ.get("REMOTE_ADDR"), environ[_ENVIRON_KEY])
 
 
 @dataclass(frozen=True)

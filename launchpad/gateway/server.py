@@ -45,6 +45,7 @@ from launchpad.gateway.proxy import (
     Forward,
     Gateway,
     Refusal,
+    Requester,
     error_body,
     loggable,
     status_line,
@@ -214,10 +215,8 @@ class GatewayServer:
         ):
             response.headers.add(name, value)
         sent, error = await self._relay(request, response, upstream)
-        self.gateway.log_request(
-            request.method, path.path, route, upstream.status, started, sent, error,
-            client=request.remote, correlation_id=correlation_id,
-        )  # fmt: skip
+        who = Requester(request.method, request.remote, correlation_id)
+        self.gateway.log_request(who, path.path, route, upstream.status, started, sent, error)
         return response
 
     async def _relay(
@@ -258,8 +257,8 @@ class GatewayServer:
         context = contextvars.copy_context()
         report = await self._loop.run_in_executor(None, context.run, self.gateway.health)
         status = 200 if report["status"] == "ok" else 503
-        self.gateway.log_request(request.method, "/health", None, status, started, 0, None,
-                                 client=request.remote, correlation_id=correlation_id)  # fmt: skip
+        who = Requester(request.method, request.remote, correlation_id)
+        self.gateway.log_request(who, "/health", None, status, started, 0, None)
         return _json(status, json.dumps(report).encode(), correlation_id)
 
     def _answer(
@@ -267,8 +266,8 @@ class GatewayServer:
         route: Route | None, correlation_id: str,
     ) -> web.Response:  # fmt: skip
         """The gateway's own JSON answer (an error), carrying the correlation id."""
-        self.gateway.log_request(request.method, path, route, status, started, 0, message,
-                                 client=request.remote, correlation_id=correlation_id)  # fmt: skip
+        who = Requester(request.method, request.remote, correlation_id)
+        self.gateway.log_request(who, path, route, status, started, 0, message)
         return _json(status, error_body(message, correlation_id), correlation_id)
 
 
@@ -306,9 +305,8 @@ class _Connection(web.RequestHandler):
                 reason = "the gateway failed; its log has the details"
             else:
                 reason = "bad request: " + _first_line(message or str(exc))
-            gateway.log_request(request.method, loggable(request.raw_path), None, status,
-                                started, 0, reason, client=request.remote,
-                                correlation_id=correlation_id)  # fmt: skip
+            who = Requester(request.method, request.remote, correlation_id)
+            gateway.log_request(who, loggable(request.raw_path), None, status, started, 0, reason)
         if request.writer.output_size > 0:
             raise ConnectionError("the response had begun: no error can be sent")
         response = _json(status, error_body(reason, correlation_id), correlation_id)

@@ -81,26 +81,31 @@ def test_an_oversized_header_is_a_json_400(loop_front: RunningServer) -> None:
     assert answer["correlationId"] == headers["x-correlation-id"]
 
 
-def test_a_cookie_set_for_one_client_never_reaches_another(http: httpx.Client) -> None:
+@pytest.fixture(scope="module")
+def cookie_front() -> Iterator[RunningServer]:
+    """An event-loop gateway before the upstream that sets cookies and redirects."""
+    with (
+        serve(_cookie_then_redirect, name="upstream") as up,
+        Gateway([Route("/auth", up.url)]) as gateway,
+        serve_gateway(gateway) as front,
+    ):
+        yield front
+
+
+def test_a_cookie_set_for_one_client_never_reaches_another(
+    http: httpx.Client, cookie_front: RunningServer
+) -> None:
     """A shared cookie jar in the gateway's client would log every user in as the last one."""
-    with (
-        serve(_cookie_then_redirect, name="upstream") as up,
-        Gateway([Route("/auth", up.url)]) as gateway,
-        serve_gateway(gateway) as front,
-    ):
-        alice = http.get(front.url + "/auth/login")
-        assert alice.headers["set-cookie"].startswith("session=alice-secret")  # relayed
-        bob = httpx.get(front.url + "/auth/whoami")  # a different client, no cookie sent
-        assert bob.json() == {"cookie": None}
+    alice = http.get(cookie_front.url + "/auth/login")
+    assert alice.headers["set-cookie"].startswith("session=alice-secret")  # relayed
+    bob = httpx.get(cookie_front.url + "/auth/whoami")  # a different client, no cookie sent
+    assert bob.json() == {"cookie": None}
 
 
-def test_a_redirect_is_relayed_not_followed(http: httpx.Client) -> None:
-    with (
-        serve(_cookie_then_redirect, name="upstream") as up,
-        Gateway([Route("/auth", up.url)]) as gateway,
-        serve_gateway(gateway) as front,
-    ):
-        r = http.get(front.url + "/auth/moved")
+def test_a_redirect_is_relayed_not_followed(
+    http: httpx.Client, cookie_front: RunningServer
+) -> None:
+    r = http.get(cookie_front.url + "/auth/moved")
     assert (r.status_code, r.headers["location"]) == (302, "/auth/elsewhere")
 
 
