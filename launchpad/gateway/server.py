@@ -235,6 +235,7 @@ class GatewayServer:
                     # connection, so the client sees a broken body, not a short "whole" one.
                     if request.transport is not None:
                         request.transport.abort()
+                    upstream.close()
                     return sent, str(_body_error(exc))
                 if not piece:
                     break
@@ -244,6 +245,9 @@ class GatewayServer:
         except ConnectionError:
             upstream.close()  # half-read: this connection cannot carry another request
             return sent, f"client went away after {sent} bytes of the body"
+        except BaseException:  # cancelled (the gateway is stopping) or a bug: drop it too
+            upstream.close()
+            raise
         upstream.release()  # read to the end: back to the pool
         return sent, None
 

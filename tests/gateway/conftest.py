@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from gateway_fronts import FRONTS, serve_front
 from gateway_upstream import Upstream
 from log_capture import collected_logs
 
 from launchpad.gateway import Gateway, Route
-from launchpad.gateway.server import serve_gateway
 from launchpad.http.serve import RunningServer, serve
 from launchpad.logging import CollectingHandler
 
@@ -38,17 +38,6 @@ def gateway(upstream_server: RunningServer) -> Iterator[Gateway]:
     )
     yield gw
     gw.close()
-
-
-FRONTS = ["event-loop", "wsgi"]
-"""The gateway's two fronts on a socket: aiohttp's event loop (``launchpad up``) and the
-WSGI app on werkzeug's threaded server. Both must keep every rule."""
-
-
-def serve_front(front: str, gateway: Gateway) -> RunningServer:
-    if front == "event-loop":
-        return serve_gateway(gateway)
-    return serve(gateway, name="gateway")
 
 
 @pytest.fixture(params=FRONTS)

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-from conftest import serve_front
+from gateway_fronts import serve_front
 
 from launchpad.gateway import Gateway, Route
 from launchpad.gateway import upstream as upstream_module

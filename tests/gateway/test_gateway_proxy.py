@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import serve_front
+from gateway_fronts import serve_front
 from gateway_upstream import GZIP_BODY, Upstream, header_values, raw_request, read_response
 
 from launchpad.gateway import Gateway, Route
