@@ -15,7 +15,7 @@ from typing import Any
 
 from launchpad.gateway.upstream import UpstreamError, UpstreamResponse
 
-__all__ = ["CHUNK", "ClientGone", "Relay", "RequestRefused", "request_body"]
+__all__ = ["CHUNK", "ClientGone", "Relay", "RequestRefused", "request_body", "short_body"]
 
 CHUNK = 64 * 1024
 """Bytes per piece: large enough to keep syscalls few, small enough to keep memory flat."""
@@ -69,9 +69,16 @@ def _read_exactly(stream: Any, length: int) -> Iterator[bytes]:
     while remaining > 0:
         data = _read(stream, min(CHUNK, remaining))
         if not data:
-            raise ClientGone(f"client sent {length - remaining} of {length} body bytes")
+            raise ClientGone(short_body(length - remaining, length))
         remaining -= len(data)
         yield data
+
+
+def short_body(received: int, expected: int | None) -> str:
+    """Why a request body is incomplete, for the 400 and the log line."""
+    if expected is None:
+        return f"client stopped after {received} body bytes"
+    return f"client sent {received} of {expected} body bytes"
 
 
 class Relay:

@@ -38,7 +38,7 @@ from aiohttp import web
 from yarl import URL
 
 from launchpad.correlation import HEADER as CORRELATION_HEADER
-from launchpad.gateway.bodies import ClientGone
+from launchpad.gateway.bodies import ClientGone, short_body
 from launchpad.gateway.headers import response_headers, upstream_headers
 from launchpad.gateway.proxy import (
     HEALTH,
@@ -51,7 +51,17 @@ from launchpad.gateway.proxy import (
     status_line,
 )
 from launchpad.gateway.routes import Route
-from launchpad.gateway.upstream import UpstreamError, UpstreamTimeout, UpstreamUnreachable
+from launchpad.gateway.upstream import (
+    HUNG_UP,
+    NO_ANSWER,
+    NOT_HTTP,
+    REFUSED,
+    RESET,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+    body_failure,
+)
 from launchpad.http.serve import RunningServer, check_loopback
 
 __all__ = ["GatewayServer", "serve_gateway"]
@@ -69,23 +79,20 @@ class _Upload:
         self.broken: str | None = None
 
     async def pieces(self) -> AsyncIterator[bytes]:
-        content = self.request.content
-        expected = self.request.content_length
+        content, expected = self.request.content, self.request.content_length
+        cut = False
         while True:
             try:
                 piece = await content.readany()
             except Exception:  # reset, or a body shorter than its Content-Length
-                piece = b""
-                expected = expected if expected is not None else -1
+                cut = True
+                break
             if not piece:
                 break
             self.received += len(piece)
             yield piece
-        if expected is not None and self.received != expected:
-            if expected >= 0:
-                self.broken = f"client sent {self.received} of {expected} body bytes"
-            else:
-                self.broken = f"client stopped after {self.received} body bytes"
+        if cut or (expected is not None and self.received != expected):
+            self.broken = short_body(self.received, expected)
             raise ClientGone(self.broken)
 
 
@@ -236,7 +243,9 @@ class GatewayServer:
                     if request.transport is not None:
                         request.transport.abort()
                     upstream.close()
-                    return sent, str(_body_error(exc))
+                    return sent, str(
+                        body_failure(exc, timed_out=isinstance(exc, asyncio.TimeoutError))
+                    )
                 if not piece:
                     break
                 await response.write(piece)
@@ -335,24 +344,18 @@ def _json(status: int, data: bytes, correlation_id: str) -> web.Response:
 def _upstream_error(exc: BaseException) -> UpstreamError:
     """aiohttp's failure as the gateway's two kinds: no answer in time, or no usable answer."""
     if isinstance(exc, asyncio.TimeoutError):  # aiohttp's ServerTimeoutError is one
-        return UpstreamTimeout("no answer in time")
+        return UpstreamTimeout(NO_ANSWER)
     if isinstance(exc, aiohttp.ClientConnectorError):
         if isinstance(exc.os_error, ConnectionRefusedError):
-            return UpstreamUnreachable("connection refused: nothing listens there")
+            return UpstreamUnreachable(REFUSED)
         return UpstreamUnreachable(f"cannot connect: {exc.os_error.strerror or exc.os_error}")
     if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return UpstreamUnreachable("closed the connection without answering")
+        return UpstreamUnreachable(HUNG_UP)
     if isinstance(exc, aiohttp.ClientOSError) and exc.errno in (errno.ECONNRESET, errno.EPIPE):
-        return UpstreamUnreachable("connection reset")
+        return UpstreamUnreachable(RESET)
     if isinstance(exc, aiohttp.ClientResponseError):
-        return UpstreamUnreachable("answered something that is not HTTP")
+        return UpstreamUnreachable(NOT_HTTP)
     return UpstreamUnreachable(type(exc).__name__)
-
-
-def _body_error(exc: BaseException) -> UpstreamError:
-    if isinstance(exc, asyncio.TimeoutError):
-        return UpstreamTimeout("upstream stopped sending its body")
-    return UpstreamUnreachable(f"upstream body broke off ({type(exc).__name__})")
 
 
 def serve_gateway(

@@ -59,6 +59,21 @@ class UpstreamUnreachable(UpstreamError):
     """Refused, reset, closed early or answered something that is not HTTP: 502."""
 
 
+# The words a failure is reported in, the same whichever client met it (see server.py too).
+NO_ANSWER = "no answer in time"
+REFUSED = "connection refused: nothing listens there"
+HUNG_UP = "closed the connection without answering"
+RESET = "connection reset"
+NOT_HTTP = "answered something that is not HTTP"
+
+
+def body_failure(exc: BaseException, *, timed_out: bool) -> UpstreamError:
+    """A body that stopped partway: it went quiet (504's kind) or it broke (502's)."""
+    if timed_out:
+        return UpstreamTimeout("upstream stopped sending its body")
+    return UpstreamUnreachable(f"upstream body broke off ({type(exc).__name__})")
+
+
 class UpstreamResponse(Protocol):
     """Status and headers at once; the body as raw bytes (never decoded) while it arrives."""
 
@@ -105,10 +120,10 @@ class _PooledResponse:
                 if self._response.length == 0:  # Content-Length reached: the body is whole
                     self._finish()  # release before the client can see the last bytes
                 yield data
-        except TimeoutError:
-            raise UpstreamTimeout("upstream stopped sending its body") from None
+        except TimeoutError as exc:
+            raise body_failure(exc, timed_out=True) from None
         except (OSError, http.client.HTTPException) as exc:
-            raise UpstreamUnreachable(f"upstream body broke off ({type(exc).__name__})") from None
+            raise body_failure(exc, timed_out=False) from None
         if self._response.length not in (None, 0):  # closed before Content-Length was reached
             raise UpstreamUnreachable("upstream closed before the end of its body")
         self._finish()
@@ -228,7 +243,7 @@ class PooledUpstream:
             response = conn.getresponse()
         except TimeoutError:
             conn.close()
-            raise UpstreamTimeout("no answer in time") from None
+            raise UpstreamTimeout(NO_ANSWER) from None
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             raise UpstreamUnreachable(_why(exc)) from None
@@ -259,13 +274,13 @@ def _send_body(
 def _why(exc: BaseException) -> str:
     """A failure in words a student can act on."""
     if isinstance(exc, ConnectionRefusedError):
-        return "connection refused: nothing listens there"
+        return REFUSED
     if isinstance(exc, http.client.RemoteDisconnected):
-        return "closed the connection without answering"
+        return HUNG_UP
     if isinstance(exc, ConnectionResetError):
-        return "connection reset"
+        return RESET
     if isinstance(exc, http.client.HTTPException):
-        return f"answered something that is not HTTP ({type(exc).__name__})"
+        return f"{NOT_HTTP} ({type(exc).__name__})"
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -298,10 +313,10 @@ class _HttpxResponse:
 
         try:
             yield from self._response.iter_raw()
-        except httpx.TimeoutException:
-            raise UpstreamTimeout("upstream stopped sending its body") from None
+        except httpx.TimeoutException as exc:
+            raise body_failure(exc, timed_out=True) from None
         except httpx.HTTPError as exc:
-            raise UpstreamUnreachable(f"upstream body broke off ({type(exc).__name__})") from None
+            raise body_failure(exc, timed_out=False) from None
 
     def close(self) -> None:
         self._response.close()
@@ -338,9 +353,9 @@ class HttpxUpstream:
         try:
             return _HttpxResponse(self._client.send(request, stream=True))
         except httpx.TimeoutException:
-            raise UpstreamTimeout("no answer in time") from None
+            raise UpstreamTimeout(NO_ANSWER) from None
         except httpx.ConnectError:
-            raise UpstreamUnreachable("connection refused: nothing listens there") from None
+            raise UpstreamUnreachable(REFUSED) from None
         except httpx.TransportError as exc:
             raise UpstreamUnreachable(type(exc).__name__) from None
 
