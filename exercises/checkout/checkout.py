@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 # What you will need is imported already.
-from launchpad.http.client import ServiceClient, ServiceError, ServiceTimeout, verify_token
-from launchpad.http.web import ApiError, CamelModel, Request, WebApp, bearer_token, json_response
+from launchpad.http.web import ApiError, CamelModel, Request, WebApp, bearer_token
 from launchpad.logging import get_logger
 from launchpad.queue import Job
 
@@ -76,7 +75,7 @@ def create_app(env: CheckoutEnv) -> WebApp:
 
 def send_confirmation_email(job: Job, env: CheckoutEnv) -> Any:
     """Worker for the confirmation email jobs: one email per order, however often it runs."""
-    # TODO 5: send the email with env.outbox.send(to, subject, body, idempotency_key=...).
+    # TODO 5: send the email with env.email_provider.send(to, subject, body, idempotency_key=...).
     #         The queue may deliver this job twice: make the second run send nothing.
     return None
 

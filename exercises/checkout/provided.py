@@ -34,7 +34,7 @@ from pydantic import Field
 from launchpad import correlation
 from launchpad.http.web import ApiError, CamelModel, Request, WebApp, json_response
 from launchpad.queue import Queue
-from launchpad.services.outbox import Outbox
+from launchpad.services.email_provider import EmailProvider
 
 __all__ = [
     "Charge",
@@ -273,7 +273,7 @@ class CheckoutEnv:
         inventory_queue: queue the inventory update here.
         redis: a Redis connection for your own keys (an order store, delivery logs).
         prefix: start every Redis key you make with this (so runs never collide).
-        outbox: the email provider your email worker sends with (``outbox.send``).
+        email_provider: the email provider your email worker sends with (``email_provider.send``).
         inventory: the stock your inventory worker moves (``inventory.take``).
     """
 
@@ -284,5 +284,5 @@ class CheckoutEnv:
     inventory_queue: Queue
     redis: Any
     prefix: str
-    outbox: Outbox
+    email_provider: EmailProvider
     inventory: InventoryStore

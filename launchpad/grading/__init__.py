@@ -1,16 +1,15 @@
-"""The exercise grader: named, scored checks run against a submission in isolation.
+"""The exercise grader: named, scored checks run against a submission it never imports.
 
 ``launchpad grade PATH`` prints a scorecard and writes Gradescope's ``results.json``;
 ``launchpad grade --batch DIR`` grades a class into a gradebook; ``launchpad check`` is
 the student's view of the visible checks. See ``launchpad/grading/README.md``.
 
-An instructor's own checks use :func:`check` and :class:`CheckFailed` (and
-:class:`Partial` for part of the points).
+An instructor's own checks use ``check()`` and ``CheckFailed`` (and
+``Partial`` for part of the points).
 """
 
 from launchpad.grading.checks import Check, CheckFailed, Partial, Registry, check
 from launchpad.grading.engine import GradingOptions, grade_submission
-from launchpad.grading.isolation import grade_isolated
 from launchpad.grading.results import CheckResult, GradeReport, to_gradescope, write_results
 
 __all__ = [
@@ -22,7 +21,6 @@ __all__ = [
     "Partial",
     "Registry",
     "check",
-    "grade_isolated",
     "grade_submission",
     "to_gradescope",
     "write_results",

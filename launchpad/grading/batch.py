@@ -1,9 +1,11 @@
 """Grade a whole class: every submission folder in a directory, into one gradebook.
 
-Each submission is graded in its own child process with its own time limit (see
-:mod:`launchpad.grading.isolation`), a few at a time, so one that hangs or crashes costs
-only its own grade. The result is a CSV gradebook (one row per submission, one column
-per check), a ``results.json`` per submission if asked, and a summary table.
+Each submission is graded with its own time limit, its code in confined processes of
+its own (see ``launchpad.grading.sandbox``), a few at a time, so one that hangs,
+crashes or floods costs only its own grade; even a failure of the grader on one
+submission becomes that submission's row. The CSV gradebook (one row per submission,
+one column per check) is rewritten, atomically, as each row completes, and so is each
+``results.json`` if asked; a summary table ends the run.
 """
 
 from __future__ import annotations
@@ -18,9 +20,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from launchpad.grading.engine import GradingOptions
-from launchpad.grading.isolation import DEFAULT_TIME_LIMIT, grade_isolated
-from launchpad.grading.results import GradeReport, write_results
+from launchpad.grading.engine import GradingOptions, grade_submission, not_run, planned_checks
+from launchpad.grading.results import GradeReport, write_atomic, write_results
 
 __all__ = ["find_submissions", "grade_batch", "gradebook_csv", "print_summary"]
 
@@ -38,13 +39,16 @@ def grade_batch(
     exercise: str = "checkout",
     options: GradingOptions | None = None,
     extra_checks: Path | None = None,
-    time_limit: float = DEFAULT_TIME_LIMIT,
     jobs: int = 2,
     results_dir: Path | None = None,
+    gradebook: Path | None = None,
     console: Console | None = None,
     on_report: Callable[[GradeReport], None] | None = None,
 ) -> list[GradeReport]:
-    """Grade every submission in ``folder``; returns the reports in name order."""
+    """Grade every submission in ``folder``; returns the reports in name order.
+
+    ``gradebook`` is rewritten after every submission, with the rows so far.
+    """
     submissions = find_submissions(folder)
     console = console or Console(stderr=True)
     reports: dict[Path, GradeReport] = {}
@@ -61,14 +65,7 @@ def grade_batch(
     ):
         task = progress.add_task("", total=len(submissions))
         futures = {
-            pool.submit(
-                grade_isolated,
-                sub,
-                exercise,
-                options=options,
-                extra_checks=extra_checks,
-                time_limit=time_limit,
-            ): sub
+            pool.submit(_grade_one, sub, exercise, options, extra_checks): sub
             for sub in submissions
         }
         for future in as_completed(futures):
@@ -76,12 +73,28 @@ def grade_batch(
             report = future.result()
             report.submission = sub.name
             reports[sub] = report
+            if gradebook is not None:
+                write_atomic(gradebook, gradebook_csv([reports[s] for s in sorted(reports)]))
             if results_dir is not None:
                 write_results(report, Path(results_dir) / sub.name / "results.json")
             if on_report is not None:
                 on_report(report)
             progress.update(task, advance=1, description=f"{sub.name}: {report.score:g}")
     return [reports[s] for s in submissions]
+
+
+def _grade_one(
+    sub: Path, exercise: str, options: GradingOptions | None, extra_checks: Path | None
+) -> GradeReport:
+    """One row, whatever happens: a failure of the grader itself is that row's note."""
+    try:
+        return grade_submission(sub, exercise, options=options, extra_checks=extra_checks)
+    except Exception as exc:
+        report = GradeReport(submission=str(sub), exercise=exercise, outcome="crashed")
+        report.note = f"the grader failed on this submission: {type(exc).__name__}: {exc}"
+        for item in planned_checks(exercise, options or GradingOptions(), extra_checks):
+            report.results.append(not_run(item, f"not run: {report.note}"))
+        return report
 
 
 def gradebook_csv(reports: list[GradeReport]) -> str:
@@ -91,7 +104,11 @@ def gradebook_csv(reports: list[GradeReport]) -> str:
         names += [r.name for r in report.results if r.name not in names]
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["submission", "score", "max_score", "outcome", "note", *names])
+    asked: list[str] = []
+    for report in reports:
+        asked += [k for k in report.answers if k not in asked]
+    whys = [f"why:{k}" for k in asked]
+    writer.writerow(["submission", "score", "max_score", "outcome", "note", *names, *whys])
     for report in reports:
         scores = {r.name: r.score for r in report.results}
         writer.writerow(
@@ -102,6 +119,7 @@ def gradebook_csv(reports: list[GradeReport]) -> str:
                 report.outcome,
                 report.note,
                 *(f"{scores[n]:g}" if n in scores else "" for n in names),
+                *(report.answers.get(k, "") for k in asked),
             ]
         )
     return out.getvalue()

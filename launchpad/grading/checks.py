@@ -1,13 +1,13 @@
 """What a check is: a name, points, a time limit, a hint, and a function that judges.
 
 A check function gets the exercise's context (for the checkout: a running lab) and either
-returns (full marks), returns :class:`Partial` (some marks, with the reason), or raises
-:class:`CheckFailed` saying what it called, what came back and what it expected. Any other
+returns (full marks), returns ``Partial`` (some marks, with the reason), or raises
+``CheckFailed`` saying what it called, what came back and what it expected. Any other
 exception is the submission's fault and is reported the same way, without a traceback.
 
-Checks live in a :class:`Registry`, in the order they run. The kit's own checks register
+Checks live in a ``Registry``, in the order they run. The kit's own checks register
 with ``@registry.check(...)``; an instructor's checks are plain Python files in a folder
-(see :func:`load_extra_checks`) that use the module-level :func:`check` decorator, so a
+(see ``load_extra_checks()``) that use the module-level ``check()`` decorator, so a
 course can add its own checks without editing the kit.
 """
 
@@ -46,14 +46,16 @@ _NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 class CheckFailed(Exception):
     """A check's verdict: not met. Say what was called, what came back, what was expected.
 
-    Example::
+    Example:
 
-        raise CheckFailed(
-            "a bad token was accepted",
-            called="POST /checkout with Authorization: Bearer not-a-token",
-            got="201 Created",
-            expected="401, and no call to the payment service",
-        )
+    ```python
+    raise CheckFailed(
+        "a bad token was accepted",
+        called="POST /checkout with Authorization: Bearer not-a-token",
+        got="201 Created",
+        expected="401, and no call to the payment service",
+    )
+    ```
     """
 
     def __init__(
@@ -109,6 +111,9 @@ class Check:
         time_limit: seconds the check may take before it fails as timed out.
         extra_credit: its points add to the score but not to the maximum.
         todo: the starter's TODO that this check covers ("TODO 3"), if any.
+        service: it needs the submission's running service; the lab waits for the
+            service to start (or fail) before the check's clock starts. ``False`` for
+            checks that only read files (the decisions), which run while it starts.
     """
 
     name: str
@@ -120,6 +125,7 @@ class Check:
     time_limit: float = 5.0
     extra_credit: bool = False
     todo: str | None = None
+    service: bool = True
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
@@ -156,12 +162,24 @@ class Registry:
         time_limit: float = 5.0,
         extra_credit: bool = False,
         todo: str | None = None,
+        service: bool = True,
     ) -> Callable[[CheckFunction], CheckFunction]:
-        """Register the decorated function as a check; see :class:`Check` for the fields."""
+        """Register the decorated function as a check; see ``Check`` for the fields."""
 
         def register(fn: CheckFunction) -> CheckFunction:
             self.add(
-                Check(name, title, points, fn, hint, visibility, time_limit, extra_credit, todo)
+                Check(
+                    name,
+                    title,
+                    points,
+                    fn,
+                    hint,
+                    visibility,
+                    time_limit,
+                    extra_credit,
+                    todo,
+                    service,
+                )
             )
             return fn
 
@@ -208,17 +226,20 @@ def check(
     visibility: Visibility = "visible",
     time_limit: float = 5.0,
     extra_credit: bool = False,
+    todo: str | None = None,
 ) -> Callable[[CheckFunction], CheckFunction]:
-    """Decorator for an instructor's check file, loaded by :func:`load_extra_checks`.
+    """Decorator for an instructor's check file, loaded by ``load_extra_checks()``.
 
-    Example (``my-checks/no_print.py``)::
+    Example (``my-checks/no_print.py``):
 
-        from launchpad.grading import CheckFailed, check
+    ```python
+    from launchpad.grading import CheckFailed, check
 
-        @check("no_print", title="the service logs instead of printing", points=2)
-        def no_print(lab):
-            if "print(" in lab.submission.source():
-                raise CheckFailed("checkout.py calls print()", expected="log lines")
+    @check("no_print", title="the service logs instead of printing", points=2)
+    def no_print(lab):
+        if "print(" in lab.submission.source("checkout.py"):
+            raise CheckFailed("checkout.py calls print()", expected="log lines")
+    ```
     """
 
     def register(fn: CheckFunction) -> CheckFunction:
@@ -227,7 +248,9 @@ def check(
                 f"@check({name!r}) ran outside load_extra_checks(); "
                 "pass the folder with --checks DIR"
             )
-        _collecting.add(Check(name, title, points, fn, hint, visibility, time_limit, extra_credit))
+        _collecting.add(
+            Check(name, title, points, fn, hint, visibility, time_limit, extra_credit, todo)
+        )
         return fn
 
     return register
@@ -247,7 +270,7 @@ def _collect_into(registry: Registry) -> Iterator[None]:
 def load_extra_checks(folder: Path, registry: Registry) -> list[str]:
     """Run every ``*.py`` in ``folder`` (name order) so its ``@check``s join ``registry``.
 
-    Returns the names of the checks added. Raises :class:`ExtraChecksError` with the file
+    Returns the names of the checks added. Raises ``ExtraChecksError`` with the file
     and the reason when a file does not load (the grade cannot be trusted without it).
     """
     folder = Path(folder)

@@ -4,8 +4,9 @@
     launchpad grade --batch DIR [--out gradebook.csv] [--results-dir DIR] [--jobs N]
     launchpad check [FOLDER]           (default: exercises/checkout)
 
-Both grade in a child process with a time limit, so a submission that hangs or crashes
-still gets a scorecard and a results file.
+Both run the submission's code in a confined process of its own (see
+``launchpad.grading.sandbox``) within a time limit, so a submission that hangs, crashes
+or floods still gets a scorecard and a results file.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from launchpad.grading.batch import grade_batch, gradebook_csv, print_summary
+from launchpad.grading.batch import grade_batch, print_summary
 from launchpad.grading.checks import ExtraChecksError
 from launchpad.grading.engine import (
     GradingOptions,
@@ -24,9 +25,9 @@ from launchpad.grading.engine import (
     load_exercise,
     planned_checks,
 )
-from launchpad.grading.isolation import DEFAULT_TIME_LIMIT, grade_isolated
-from launchpad.grading.results import GradeReport, write_results
+from launchpad.grading.results import write_results
 from launchpad.grading.scorecard import print_scorecard, print_student_view
+from launchpad.logging import configure_logging
 
 __all__ = ["check_main", "grade_main"]
 
@@ -35,7 +36,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--time-limit",
         type=float,
-        default=DEFAULT_TIME_LIMIT,
+        default=GradingOptions.time_limit,
         help="seconds for one submission in all (default %(default)g)",
     )
     parser.add_argument(
@@ -52,7 +53,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _options(args: argparse.Namespace, **extra: object) -> GradingOptions:
-    return GradingOptions(call_timeout=args.call_timeout, redis_url=args.redis_url, **extra)  # type: ignore[arg-type]
+    return GradingOptions(
+        call_timeout=args.call_timeout,
+        redis_url=args.redis_url,
+        time_limit=args.time_limit,
+        **extra,  # type: ignore[arg-type]
+    )
 
 
 def grade_main(argv: list[str]) -> int:
@@ -96,13 +102,9 @@ def grade_main(argv: list[str]) -> int:
         help="--batch: submissions graded at once (default %(default)s; grading mostly "
         "waits on purpose, so more than the number of cores is fine)",
     )
-    parser.add_argument(
-        "--in-process",
-        action="store_true",
-        help="grade in this process (faster; only for code you trust)",
-    )
     _common(parser)
     args = parser.parse_args(argv)
+    configure_logging("off")  # the lab's services would log every request the checks send
     console, errors = Console(), Console(stderr=True)
     if (args.submission is None) == (args.batch is None):
         parser.error("give one SUBMISSION folder, or --batch DIR")
@@ -120,7 +122,9 @@ def grade_main(argv: list[str]) -> int:
             return 2
         if args.batch is not None:
             return _batch(args, options, console)
-        report = _grade_one(args, options)
+        report = grade_submission(
+            args.submission, args.exercise, options=options, extra_checks=args.checks
+        )
     except ExtraChecksError as exc:
         errors.print(f"[red]your extra checks did not load: {exc}[/]")
         return 2
@@ -131,32 +135,16 @@ def grade_main(argv: list[str]) -> int:
     return 0
 
 
-def _grade_one(args: argparse.Namespace, options: GradingOptions) -> GradeReport:
-    if args.in_process:
-        return grade_submission(
-            args.submission, args.exercise, options=options, extra_checks=args.checks
-        )
-    return grade_isolated(
-        args.submission,
-        args.exercise,
-        options=options,
-        extra_checks=args.checks,
-        time_limit=args.time_limit,
-    )
-
-
 def _batch(args: argparse.Namespace, options: GradingOptions, console: Console) -> int:
     reports = grade_batch(
         args.batch,
         exercise=args.exercise,
         options=options,
         extra_checks=args.checks,
-        time_limit=args.time_limit,
         jobs=args.jobs,
         results_dir=args.results_dir,
+        gradebook=args.out,
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(gradebook_csv(reports), encoding="utf-8")
     print_summary(reports, console)
     console.print(f"wrote {args.out} ({len(reports)} submissions)")
     return 0
@@ -177,11 +165,12 @@ def check_main(argv: list[str]) -> int:
     _common(parser)
     parser.set_defaults(time_limit=30.0)
     args = parser.parse_args(argv)
+    configure_logging("off")
     if not args.folder.is_dir():
         Console(stderr=True).print(f"[red]{args.folder} is not a folder[/]")
         return 2
     options = _options(args, visible_only=True)
-    report = grade_isolated(args.folder, args.exercise, options=options, time_limit=args.time_limit)
+    report = grade_submission(args.folder, args.exercise, options=options)
     registry = load_exercise(args.exercise).registry
     print_student_view(report, hidden=sum(1 for c in registry if c.visibility == "hidden"))
     visible = [r for r in report.results if not r.extra_credit]

@@ -1,12 +1,15 @@
 """Run an exercise's checks against one submission, each within its own time limit.
 
-This is the in-process half of grading. :mod:`launchpad.grading.isolation` runs it in a
-child process, so that a submission that hangs or crashes the interpreter still gets a
-results file; tests call :func:`grade_submission` directly, which is much faster.
+The checks run here, in the grader's process; the submission's code never does: the
+exercise starts it in a confined process of its own (``launchpad.grading.sandbox``)
+and reaches it over HTTP and a narrow pipe. So a submission that hangs, crashes or
+floods costs the checks it spoiled, never the grader, and the results are the grader's.
 
 Each check runs in a thread of its own. When it overruns its ``time_limit`` the engine
 stops waiting, records "timed out after N s", asks the exercise to release whatever it
-was holding (a hung mock service lets go), and goes on with the next check.
+was holding (a hung mock service lets go), and goes on with the next check. The whole
+grading has a time limit too (``GradingOptions.time_limit``): the checks it leaves score
+0 with that reason.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from launchpad.grading.checks import Check, CheckFailed, Partial, Registry, load_extra_checks
+from launchpad.grading.hidden import hidden_last
 from launchpad.grading.results import CheckResult, GradeReport
 
 __all__ = [
@@ -31,11 +35,12 @@ __all__ = [
     "describe_exception",
     "grade_submission",
     "load_exercise",
+    "not_run",
     "run_check",
 ]
 
 EXERCISES = {"checkout": "launchpad.grading.checkout:EXERCISE"}
-"""Exercise name -> ``module:attribute`` of its :class:`Exercise`."""
+"""Exercise name -> ``module:attribute`` of its ``Exercise``."""
 
 
 @dataclass(frozen=True)
@@ -49,10 +54,14 @@ class GradingOptions:
         redis_url: ``None`` = embedded Redis (the default: hermetic and fast).
         visible_only: run only the visible checks (``launchpad check``).
         only: run only these check names (debugging a single check).
+        time_limit: seconds for the whole grading; the checks past it are not run.
+        private: folders the submission's process must not see (an instructor's checks).
     """
 
     call_timeout: float = 1.0
     load_timeout: float = 10.0
+    time_limit: float = 60.0
+    private: tuple[Path, ...] = ()
     redis_url: str | None = None
     visible_only: bool = False
     only: frozenset[str] = field(default_factory=frozenset)
@@ -65,12 +74,20 @@ class CheckContext(Protocol):
 
     def after_check(self, check: Check) -> None: ...
 
+    @property
+    def isolation(self) -> str: ...
+
+    @property
+    def answers(self) -> dict[str, str]: ...
+
 
 class Exercise(Protocol):
     """An exercise the grader knows: its checks, and how to set up a submission."""
 
     name: str
-    registry: Registry
+
+    @property
+    def registry(self) -> Registry: ...
 
     def open(
         self, submission: Path, options: GradingOptions
@@ -102,8 +119,10 @@ def describe_exception(exc: BaseException, roots: tuple[Path, ...] = ()) -> str:
     return f"{text} ({where})" if where else text
 
 
-def run_check(item: Check, context: CheckContext, roots: tuple[Path, ...] = ()) -> CheckResult:
-    """Run one check within its time limit and turn whatever happened into a result."""
+def run_check(
+    item: Check, context: CheckContext, roots: tuple[Path, ...] = (), limit: float | None = None
+) -> CheckResult:
+    """Run one check within its time limit (or ``limit``, if shorter) and judge the outcome."""
     box: dict[str, Any] = {}
 
     def target() -> None:
@@ -127,7 +146,8 @@ def run_check(item: Check, context: CheckContext, roots: tuple[Path, ...] = ()) 
     context.before_check(item)
     thread = threading.Thread(target=target, name=f"check-{item.name}", daemon=True)
     thread.start()
-    thread.join(item.time_limit)
+    allowed = item.time_limit if limit is None else max(0.0, min(limit, item.time_limit))
+    thread.join(allowed)
     result.seconds = round(time.monotonic() - started, 3)
     try:
         context.after_check(item)
@@ -135,7 +155,7 @@ def run_check(item: Check, context: CheckContext, roots: tuple[Path, ...] = ()) 
         box.setdefault("error", exc)
     if thread.is_alive():
         result.status = "timed_out"
-        result.message = f"timed out after {item.time_limit:g} s"
+        result.message = f"timed out after {allowed:g} s"
         return result
     if "error" in box:
         error: BaseException = box["error"]
@@ -178,22 +198,33 @@ def grade_submission(
     on_result: Callable[[CheckResult], None] | None = None,
     checks: list[Check] | None = None,
 ) -> GradeReport:
-    """Grade one submission folder in this process and return its report.
+    """Grade one submission folder and return its report (see the module docstring).
 
-    ``checks`` (from :func:`planned_checks`) saves loading the registry twice.
+    ``checks`` (from ``planned_checks()``) saves loading the registry twice.
     """
     options = options or GradingOptions()
     started = time.monotonic()
+    until = started + options.time_limit
     kind = load_exercise(exercise)
     if checks is None:
         checks = planned_checks(exercise, options, extra_checks)
+    if extra_checks is not None:
+        options = replace(options, private=(*options.private, Path(extra_checks).resolve()))
     report = GradeReport(submission=str(submission), exercise=exercise)
     roots = (Path(submission),)
     with kind.open(Path(submission), options) as context:
+        report.isolation = context.isolation
+        report.answers = dict(context.answers)
         for item in checks:
+            left = until - time.monotonic()
+            if left <= 0:
+                report.outcome = "timed_out"
+                report.note = f"timed out after {options.time_limit:g} s"
+                report.results.append(not_run(item, f"not run: {report.note}"))
+                continue
             if on_begin is not None:
                 on_begin(item)
-            result = run_check(item, context, roots)
+            result = run_check(item, context, roots, limit=left)
             report.results.append(result)
             if on_result is not None:
                 on_result(result)
@@ -201,11 +232,30 @@ def grade_submission(
     return report
 
 
+def not_run(item: Check, reason: str) -> CheckResult:
+    return CheckResult(
+        name=item.name,
+        title=item.title,
+        points=item.points,
+        score=0.0,
+        status="not_run",
+        message=reason,
+        hint=item.hint,
+        visibility=item.visibility,
+        extra_credit=item.extra_credit,
+        todo=item.todo,
+    )
+
+
 def planned_checks(
     exercise: str, options: GradingOptions, extra_checks: Path | None = None
 ) -> list[Check]:
-    """The checks :func:`grade_submission` would run, in order (for the child's header)."""
+    """The checks ``grade_submission()`` would run, in order.
+
+    Hidden checks run last, so what a submission sees during one cannot reach a visible
+    check's message (see ``launchpad.grading.hidden``).
+    """
     registry = load_exercise(exercise).registry.copy()
     if extra_checks is not None:
         load_extra_checks(extra_checks, registry)
-    return list(_selected(registry, options))
+    return hidden_last(_selected(registry, options))

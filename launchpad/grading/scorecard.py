@@ -3,7 +3,8 @@
 The instructor (``launchpad grade``) sees every check, hidden ones marked as such, with
 the message and the hint of each failure. The student (``launchpad check``) sees the
 visible checks only and, like rustlings, one clear next step: the first check that
-failed, what happened, and where to look.
+failed, what happened, and where to look. The student's view is printed from
+``student_view()``, so it cannot quote a hidden check.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from launchpad.grading.hidden import student_view
 from launchpad.grading.results import CheckResult, GradeReport
 
 __all__ = ["print_scorecard", "print_student_view"]
@@ -40,6 +42,8 @@ def _headline(report: GradeReport) -> Text:
     )
     if report.outcome != "complete":
         text.append(f"\n{report.outcome.replace('_', ' ')}: {report.note}", style="bold red")
+    if report.isolation:
+        text.append(f"\nisolation: {report.isolation}", style="dim")
     return text
 
 
@@ -76,6 +80,7 @@ def print_student_view(
     ``hidden``: how many hidden checks the grade will add (when the report has none).
     """
     console = console or Console()
+    report = student_view(report)
     shown = [r for r in report.results if r.visibility == "visible"]
     table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column(width=1)

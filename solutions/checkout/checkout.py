@@ -177,7 +177,7 @@ def send_confirmation_email(job: Job, env: CheckoutEnv) -> dict[str, Any]:
     if env.redis.get(done) is not None:
         return {"skipped": "already sent"}
     data = job.data
-    receipt = env.outbox.send(
+    receipt = env.email_provider.send(
         data["email"],
         f"Your order {data['orderId']} is confirmed",
         f"Thank you! We charged {data['amountCents'] / 100:.2f} for order {data['orderId']}.",
@@ -191,12 +191,16 @@ def send_confirmation_email(job: Job, env: CheckoutEnv) -> dict[str, Any]:
 
 # --8<-- [start:inventory_worker]
 def update_inventory(job: Job, env: CheckoutEnv) -> dict[str, Any]:
-    """Worker for ``update-inventory`` jobs: stock moves once per order.
+    """Worker for ``update-inventory`` jobs: stock moves *at most* once per order.
 
     The store has no idempotency key, so the delivery log is claimed *before* the move
-    (SET NX): a second run sees the claim and skips. If the move fails, the claim is
-    dropped so that a retry can try again. Not enough stock is final: the saga's
-    compensation runs (refund, order failed) and the job fails without retries.
+    (SET NX): a second run sees the claim and skips. If the move raises, the claim is
+    dropped so that a retry can try again. But a worker that dies after the claim and
+    before the move is done leaves the claim behind: the retry skips, and that order's
+    stock is never moved (or only some items). Claiming after the move would be
+    at-least-once instead: a death in between moves the stock twice. Not enough stock is
+    final: the saga's compensation runs (refund, order failed) and the job fails without
+    retries.
     """
     data = job.data
     claim = f"{env.prefix}:stock-moved:{data['orderId']}"

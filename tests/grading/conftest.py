@@ -1,9 +1,10 @@
 """Fixtures for the grader's tests: the solution, the starter and every mutant, graded once.
 
-Grading runs in-process here (the engine, not a child process per submission), in a few
-worker processes that each grade several submissions at a time in threads: most of a
-grading is waiting on purpose (a hung service, a timeout), so threads overlap the waits,
-and the processes use both cores despite the GIL.
+Each grading runs the submission's code in confined processes of its own, as
+``launchpad grade`` does; the gradings themselves run in a few worker processes that each
+grade several submissions at a time in threads: most of a grading is waiting on purpose
+(a hung service, a timeout), so threads overlap the waits, and the processes use both
+cores despite the GIL.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SOLUTION = ROOT / "solutions" / "checkout"
 STARTER = ROOT / "exercises" / "checkout"
 EXAMPLES = Path(__file__).resolve().parent / "examples"
-OPTIONS = GradingOptions()
+# The fixtures grade about 30 submissions at once (plus a batch) on what may be a 2-core
+# machine, so a student process can wait seconds for a core: the import and whole-grading
+# limits here are the machine's margin, not a test of them (tests/grading/hostile does that).
+OPTIONS = GradingOptions(load_timeout=30.0, time_limit=240.0)
 PROCESSES = 3
 THREADS = 8
 
@@ -93,7 +97,7 @@ def write_submission(folder: Path, source: str) -> Path:
 
 QUICK = frozenset({"decisions_modes", "invalid_token_401", "happy_path"})
 HANGS = "import time\ntime.sleep(600)\n"
-BATCH_LIMIT = 8
+BATCH_LIMIT = 30  # each grading starts two student processes; the mutants load the machine
 
 
 @dataclass
@@ -149,7 +153,7 @@ def graded(
     root = tmp_path_factory.mktemp("mutants")
     folders = {"solution": SOLUTION, "starter": STARTER}
     for mutant in MUTANTS:
-        folders[mutant.check] = write_mutant(mutant, root / mutant.check)
+        folders[mutant.key] = write_mutant(mutant, root / mutant.key.replace(":", "-"))
     names = list(folders)
     chunks = [{n: folders[n] for n in names[i::PROCESSES]} for i in range(PROCESSES)]
     context = multiprocessing.get_context("spawn")  # no fork of a process with threads

@@ -22,6 +22,11 @@ class Mutant:
     old: str
     new: str
     file: str = "checkout.py"
+    tag: str = ""  # tells apart two mutants of one check
+
+    @property
+    def key(self) -> str:
+        return f"{self.check}:{self.tag}" if self.tag else self.check
 
     def write(self, into: Path) -> Path:
         """A copy of the solution with this mutation, in ``into``."""
@@ -171,7 +176,74 @@ MUTANTS = [
     ),
 ]
 
-# Two mutants need more than one edit: these are applied after the main one.
+# The blind spots of issue 11: each of these once scored full marks.
+MUTANTS += [
+    Mutant(
+        "decisions_justified",
+        "one justification copied from another, with new line breaks and capitals",
+        '[inventory_update]\nmode = "async"\nwhy = """',
+        '[inventory_update]\nmode = "async"\nwhy = """\nTHE EMAIL is a side effect, not the '
+        "business rule:\nthe order is valid whether or not the email provider is slow or down "
+        "right now. A job with retries and backoff delivers it later; and a delivery log, "
+        'plus the provider\'s idempotency key, keep it to one email!\n"""\nwhy_draft = """',
+        file="decisions.toml",
+        tag="copied",
+    ),
+    Mutant(
+        "auth_timeout",
+        "the auth client left at the library's default timeout (env.timeout ignored)",
+        'ServiceClient("auth", env.auth_url, timeout=env.timeout)',
+        'ServiceClient("auth", env.auth_url)',
+        tag="default-timeout",
+    ),
+    Mutant(
+        "payment_timeout_504",
+        "the payment client left at the library's default timeout (env.timeout ignored)",
+        'payment = ServiceClient("payment", env.payment_url, timeout=env.timeout)',
+        'payment = ServiceClient("payment", env.payment_url)',
+        tag="default-timeout",
+    ),
+    Mutant(
+        "replay_same_order",
+        "the charge's key is the client's Idempotency-Key alone: a second customer with the "
+        "same key gets the first one's charge",
+        'headers={"Idempotency-Key": f"charge-{order_id}"}',
+        'headers={"Idempotency-Key": f"charge-{key}"}',
+        tag="charge-key",
+    ),
+    Mutant(
+        "replay_same_order",
+        "job ids from the client's Idempotency-Key alone: a second customer with the same key "
+        "gets no email",
+        'job_id=f"confirmation-{order_id}"',
+        'job_id=f"confirmation-{key}"',
+        tag="job-ids",
+    ),
+    Mutant(
+        "email_worker_idempotent",
+        "the delivery log is held in process memory (and no provider key)",
+        "    if env.redis.get(done) is not None:\n",
+        "    if done in SENT:\n",
+        tag="memory-log",
+    ),
+    Mutant(
+        "email_worker_idempotent",
+        "the delivery log is written before sending: an email is lost when the provider fails once",
+        "    data = job.data\n    receipt = env.email_provider.send(",
+        '    env.redis.set(done, "sending")\n    data = job.data\n'
+        "    receipt = env.email_provider.send(",
+        tag="log-before-send",
+    ),
+    Mutant(
+        "inventory_worker_idempotent",
+        "the delivery log is held in process memory",
+        "    if not env.redis.set(claim, job.id, nx=True):\n",
+        "    if claim in MOVED or MOVED.add(claim):\n",
+        tag="memory-log",
+    ),
+]
+
+# Some mutants need more than one edit: these are applied after the main one.
 EXTRA_EDITS: dict[str, list[tuple[str, str]]] = {
     "saga_compensates": [
         ("        refund(payment, order)\n    env.redis", "        pass\n    env.redis")
@@ -199,16 +271,37 @@ EXTRA_EDITS: dict[str, list[tuple[str, str]]] = {
     "email_worker_idempotent": [
         ("        idempotency_key=f\"order-confirmation-{data['orderId']}\",\n", ""),
     ],
+    "replay_same_order:charge-key": [
+        (
+            "    def charge(order_id: str, amount_cents: int)",
+            "    def charge(order_id: str, amount_cents: int, key: str)",
+        ),
+        (
+            "paid = charge(order_id, body.amount_cents)",
+            "paid = charge(order_id, body.amount_cents, key)",
+        ),
+    ],
+    "replay_same_order:job-ids": [
+        ('job_id=f"inventory-{order_id}"', 'job_id=f"inventory-{key}"'),
+    ],
+    "email_worker_idempotent:memory-log": [
+        ("    env.redis.set(done, receipt.message_id)\n", "    SENT.add(done)\n"),
+        ("        idempotency_key=f\"order-confirmation-{data['orderId']}\",\n", ""),
+        ("RETRIES = {", "SENT: set[str] = set()\nRETRIES = {"),
+    ],
+    "inventory_worker_idempotent:memory-log": [
+        ("RETRIES = {", "MOVED: set[str] = set()\nRETRIES = {"),
+    ],
 }
 
 
 def write_mutant(mutant: Mutant, into: Path) -> Path:
     """The solution with ``mutant`` (and its extra edits) applied, in ``into``."""
     mutant.write(into)
-    for old, new in EXTRA_EDITS.get(mutant.check, []):
+    for old, new in EXTRA_EDITS.get(mutant.key, []):
         path = into / "checkout.py"
         text = path.read_text()
         if text.count(old) != 1:
-            raise AssertionError(f"mutant {mutant.check}: extra edit {old!r} does not apply")
+            raise AssertionError(f"mutant {mutant.key}: extra edit {old!r} does not apply")
         path.write_text(text.replace(old, new))
     return into

@@ -14,6 +14,7 @@ from launchpad.grading.checkout.checks.decisions import (
     MIN_WORDS,
     decisions_justified,
     decisions_modes,
+    normalised,
 )
 from launchpad.grading.checks import CheckFailed, Partial
 
@@ -74,3 +75,40 @@ def test_an_unreadable_file_is_a_failure_that_says_why() -> None:
     )
     with pytest.raises(CheckFailed, match="not valid TOML: line 3"):
         decisions_modes(lab)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(list(EXPECTED_MODES)), st.fixed_dictionaries({"mode": modes, "why": whys})
+    )
+)
+def test_the_modes_check_says_how_many_hold_never_which(decisions: dict[str, Any]) -> None:
+    outcome = decisions_modes(lab_with(decisions))
+    right = round(outcome.fraction * 4)
+    assert outcome.reason.startswith(f"{right} of 4 choices hold")
+    assert not [name for name in EXPECTED_MODES if name in outcome.reason]
+    assert "sync" not in outcome.reason
+
+
+WHY = "The email is a side effect, not the business rule: the order stands without it."
+
+
+@pytest.mark.parametrize(
+    "copy",
+    [
+        WHY.upper(),
+        WHY.replace(" ", "\n"),
+        WHY.replace(":", ";").replace(",", "") + "!",
+        "  " + WHY.replace("side effect", "side-effect") + "  ",
+    ],
+)
+def test_a_copied_why_is_a_copy_whatever_its_layout(copy: str) -> None:
+    decisions = {name: {"mode": mode, "why": f"{name}: " + WHY * 2}
+                 for name, mode in EXPECTED_MODES.items()}  # fmt: skip
+    decisions["confirmation_email"]["why"] = WHY
+    decisions["inventory_update"]["why"] = copy
+    outcome = decisions_justified(lab_with(decisions))
+    assert outcome.fraction == 0.75
+    assert "inventory_update" in outcome.reason
+    assert normalised(copy) == normalised(WHY)

@@ -8,10 +8,12 @@ import re
 
 import pytest
 
-from launchpad.grading.checkout import CHECKS
+from launchpad.grading.checkout import EXERCISE
 from launchpad.grading.results import GradeReport
 
 from .conftest import SOLUTION, STARTER
+
+CHECKS = EXERCISE.registry  # the kit's checks and the instructor's hidden ones
 
 # The first test to ask for the graded reports waits for all of them (a minute at most on
 # a busy machine): more than pytest's default limit for one test.

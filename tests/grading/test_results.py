@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from launchpad.grading.batch import gradebook_csv
-from launchpad.grading.checkout import CHECKS
+from launchpad.grading.checkout import CHECKS, EXERCISE
+from launchpad.grading.hidden import HIDDEN_FAILED, HIDDEN_PASSED
 from launchpad.grading.results import (
-    HIDDEN_FAILED,
-    HIDDEN_PASSED,
+    ANSWERS_TITLE,
     CheckResult,
     GradeReport,
     GradescopeResults,
@@ -76,7 +76,7 @@ def test_a_hidden_check_shows_only_that_it_failed(report: GradeReport) -> None:
     tests = to_gradescope(report).tests
     hidden = [r for r in report.results if r.visibility == "hidden"]
     shown = [t for t in tests if t.name.startswith("Hidden check")]
-    twins = [t for t in tests if t.name.startswith("[instructor]")]
+    twins = [t for t in tests if t.name.startswith("[instructor]") and "run ended" not in t.name]
     assert len(shown) == len(twins) == len(hidden)
     for result, test, twin in zip(hidden, shown, twins, strict=True):
         assert test.visibility == "visible" and test.score == result.score
@@ -102,8 +102,30 @@ def test_write_results_makes_the_folder(tmp_path: Path) -> None:
     assert json.loads(path.read_text())["tests"][0]["status"] == "passed"
 
 
-def test_the_guide_lists_every_check_with_its_points() -> None:
-    guide = (Path(__file__).resolve().parents[2] / "launchpad/grading/README.md").read_text()
-    rows = dict(re.findall(r"^\| `([a-z0-9_]+)`[^|]*\| (\d+) \|", guide, re.M))
-    assert rows == {c.name: str(int(c.points)) for c in CHECKS}
-    assert sum(c.points for c in CHECKS if not c.extra_credit) == 100
+def _guide_rows(path: str) -> dict[str, str]:
+    guide = (Path(__file__).resolve().parents[2] / path).read_text()
+    return dict(re.findall(r"^\| `([a-z0-9_]+)`[^|]*\| (\d+) \|", guide, re.M))
+
+
+def test_the_guides_list_every_check_with_its_points() -> None:
+    everything = EXERCISE.registry
+    hidden = {c.name: str(int(c.points)) for c in everything if c.visibility == "hidden"}
+    assert _guide_rows("launchpad/grading/README.md") == {
+        c.name: str(int(c.points)) for c in CHECKS
+    }
+    assert _guide_rows("instructor/README.md") == hidden
+    assert hidden and all(c.visibility == "visible" for c in CHECKS)
+    assert sum(c.points for c in everything if not c.extra_credit) == 100
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.dictionaries(names, texts, min_size=1, max_size=4))
+def test_each_why_is_carried_for_manual_grading(answers: dict[str, str]) -> None:
+    report = GradeReport(submission="ada", exercise="checkout", answers=answers)
+    data = to_gradescope(report)
+    carried = [t for t in data.tests if t.name == ANSWERS_TITLE]
+    assert len(carried) == 1 and carried[0].max_score == 0 and carried[0].visibility == "visible"
+    for name, why in answers.items():
+        assert f"{name} = {why}" in carried[0].output
+    row = next(csv.DictReader(io.StringIO(gradebook_csv([report]))))
+    assert {k: row[f"why:{k}"] for k in answers} == answers

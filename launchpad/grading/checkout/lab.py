@@ -1,14 +1,24 @@
 """The checkout lab: a small world the grader builds around one submission.
 
-Real services on loopback ports (port 0): the auth service, the kit's payment service,
-the student's checkout app and the gateway in front of them, with embedded Redis by
-default and queue names no other run uses. Around the student's code the lab keeps
-*recorders*, so checks can say exactly what was called, in what order, with which
-headers: every request to auth and payment, every job added to either queue.
+The grader's own services run in the grader's process on loopback ports (port 0): the
+auth service, the kit's payment service, the back office (queues, email provider, stock;
+see ``launchpad.grading.checkout.backoffice``) and the gateway. The student's code runs
+in a confined process of its own (``launchpad.grading.sandbox``): its checkout app on a
+port of its own behind the gateway, and its workers when the lab asks it to run one job.
+Around the student's code the lab keeps *recorders*, so checks can say exactly what was
+called, in what order, with which headers: every request to auth and payment, every job
+added to either queue, every email and stock move.
 
-Between checks the lab resets the mocks and gives each queue a fresh Redis list; after a
-check it releases anything still hanging and waits briefly for the checkout's requests
-in flight, so one check's leftovers never land in the next one.
+Threat model: the student's process is hostile. The lab reaches it only by HTTP (through
+the gateway, with a size cap on what it reads back) and by the sandbox's pipe, whose
+messages are claims it never trusts for a score: checks judge by the recorders. Fault
+model: the student's process may hang, die or flood; a request to it has a deadline,
+and a process that died or hung is started afresh before the next check (a few times at
+most), so one fault costs the checks it happened in.
+
+Between checks the lab resets the mocks and the record of queue adds; after a check it
+releases anything still hanging and waits briefly for the checkout's requests in
+flight, so one check's leftovers never land in the next one.
 """
 
 from __future__ import annotations
@@ -18,48 +28,55 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import httpx
 
-from launchpad import correlation
-from launchpad.gateway import Gateway, Route
-from launchpad.grading.checkout.recorders import (
-    Added,
-    InFlight,
-    RecordingQueue,
-    Reply,
-    Timeline,
-    Tracer,
-)
-from launchpad.grading.checks import Check, CheckFailed
-from launchpad.grading.engine import GradingOptions, describe_exception
+from launchpad.grading.checkout.backoffice import create_backoffice_app
+from launchpad.grading.checkout.recorders import Added, RecordingQueue, Reply, Timeline, Tracer
+from launchpad.grading.checkout.student import MAX_RESTARTS, StudentSide, read_capped
+from launchpad.grading.checks import Check
+from launchpad.grading.engine import GradingOptions
+from launchpad.grading.sandbox import Confinement, StudentProcess
 from launchpad.grading.submission import Submission
 from launchpad.http.serve import RunningServer, serve
-from launchpad.queue import Job
 from launchpad.redis import EMBEDDED_URL, create_redis_connection
 from launchpad.services.auth import AuthService, ScryptCost, create_auth_app
-from launchpad.services.outbox import Outbox
+from launchpad.services.email_provider import EmailProvider
 
-__all__ = ["STOCK", "USER_EMAIL", "CheckoutLab", "Reply"]
+__all__ = ["OTHER_EMAIL", "STOCK", "USER_EMAIL", "CheckoutLab", "Reply"]
 
 STOCK = {"mug": 20, "lamp": 5, "poster": 3}
 USER_EMAIL = "grace@example.com"
 OTHER_EMAIL = "linus@example.com"
 
 
-class CheckoutLab:
+class CheckoutLab(StudentSide):
     """The world one submission is graded in; checks use its methods and recorders."""
 
-    def __init__(self, submission: Submission, options: GradingOptions, provided: ModuleType):
+    def __init__(
+        self,
+        submission: Submission,
+        options: GradingOptions,
+        provided: ModuleType,
+        confinement: Confinement,
+        *,
+        code: Path,
+    ) -> None:
         self.submission = submission
+        self.code = code  # the student process's copy of the submission
         self.options = options
         self.provided = provided
+        self.confinement = confinement
         self.call_timeout = options.call_timeout
-        self.deadline = options.call_timeout * 2 + 1.5  # how long a check waits for an answer
+        # How long a check waits for an answer: env.timeout and a margin, and with the
+        # default env.timeout (1 s) less than the service client's own default (3 s), so a
+        # client that ignores env.timeout answers too late and fails the timeout checks.
+        self.deadline = options.call_timeout + 1.5
         self.run_id = uuid.uuid4().hex[:10]
         self.timeline = Timeline()
         self.redis = create_redis_connection("grader", options.redis_url or EMBEDDED_URL)
@@ -72,14 +89,16 @@ class CheckoutLab:
         self.payment_http = Tracer(
             provided.create_payment_app(self.payment), "payment", self.timeline
         )
-        self.outbox = Outbox()
+        self.email_provider = EmailProvider()
         self.inventory = provided.InventoryStore(STOCK)
         self.email_queue = RecordingQueue("email", self.redis, self.prefix, self.timeline)
         self.inventory_queue = RecordingQueue("inventory", self.redis, self.prefix, self.timeline)
         self.servers: dict[str, RunningServer] = {}
-        self.app_error: str | None = submission.load_error
-        self.checkout: InFlight | None = None
-        self.env: Any = None
+        self.app_error: str | None = None
+        self.student: StudentProcess | None = None
+        self.helpers: list[StudentProcess] = []  # the student's Redis, fresh workers
+        self.restarts = 0
+        self.student_redis_url = options.redis_url or ""
         self._client: httpx.Client | None = None
         self._keys = itertools.count(1)
         self.token = self._user(USER_EMAIL, "Grace")
@@ -97,80 +116,59 @@ class CheckoutLab:
     def start(self) -> CheckoutLab:
         self.servers["auth"] = serve(self.auth, name="auth")
         self.servers["payment"] = serve(self.payment_http, name="payment")
-        self.env = self.provided.CheckoutEnv(
-            auth_url=self.servers["auth"].url,
-            payment_url=self.servers["payment"].url,
-            timeout=self.call_timeout,
-            email_queue=self.email_queue,
-            inventory_queue=self.inventory_queue,
-            redis=self.redis,
-            prefix=self.prefix,
-            outbox=self.outbox,
-            inventory=self.inventory,
+        queues = {"email": self.email_queue, "inventory": self.inventory_queue}
+        office = create_backoffice_app(
+            queues, self.email_provider, self.inventory, self.provided.OutOfStock
         )
-        app = self._create_app()
-        if app is None:
-            return self
-        self.checkout = InFlight(app)
-        self.servers["checkout"] = serve(self.checkout, name="checkout")
-        gateway = Gateway(
-            [
-                Route("/auth", self.servers["auth"].url),
-                Route("/checkout", self.servers["checkout"].url),
-            ],
-            upstream_timeout=30.0,
-        )
-        self.servers["gateway"] = serve(gateway, name="gateway")
-        self._client = httpx.Client(
-            base_url=self.servers["gateway"].url,
-            timeout=self.deadline,
-            verify=False,  # plain http on loopback; skips loading a CA bundle (~50 ms)
-        )
+        self.servers["backoffice"] = serve(office, name="backoffice")
+        if not self.student_redis_url:
+            self.student_redis_url = self._start_student_redis()
+        if self.app_error is None:
+            self._launch()  # it imports while the first checks run
         return self
 
-    def _create_app(self) -> Any:
-        module = self.submission.module
-        if module is None:
-            return None
-        create = getattr(module, "create_app", None)
-        if not callable(create):
-            self.app_error = "checkout.py has no function create_app(env)"
-            return None
-        box: dict[str, Any] = {}
+    def _config(self) -> dict[str, Any]:
+        """What the student's process is told: where the submission and the services are."""
+        return {
+            "submission": str(self.code),
+            "provided": self.provided.__file__,
+            "lab_url": self.servers["backoffice"].url,
+            "auth_url": self.servers["auth"].url,
+            "payment_url": self.servers["payment"].url,
+            "timeout": self.call_timeout,
+            "prefix": self.prefix,
+            "redis_url": self.student_redis_url,
+        }
 
-        def run() -> None:
-            try:
-                box["app"] = create(self.env)
-            except BaseException as exc:
-                box["error"] = exc
+    @property
+    def answers(self) -> dict[str, str]:
+        """The decisions file's modes and whys as written (for manual grading)."""
+        from launchpad.grading.checkout.checks.decisions import answers
 
-        thread = threading.Thread(target=run, name="create-app", daemon=True)
-        thread.start()
-        thread.join(self.options.load_timeout)
-        if thread.is_alive():
-            limit = self.options.load_timeout
-            self.app_error = f"create_app(env) did not return within {limit:g} s"
-        elif "error" in box:
-            roots = (self.submission.folder,)
-            self.app_error = "create_app(env) raised " + describe_exception(box["error"], roots)
-        elif not callable(box.get("app")):
-            self.app_error = (
-                f"create_app(env) returned {type(box.get('app')).__name__}, not a WSGI app"
-            )
-        else:
-            return box["app"]
-        return None
+        return answers(self.submission.toml)
+
+    @property
+    def isolation(self) -> str:
+        return self.confinement.description
+
+    def pids(self) -> list[int]:
+        """Every student process the lab started (the sweep finds their children)."""
+        procs = [*self.helpers, *([self.student] if self.student else [])]
+        return [p.proc.pid for p in procs]
 
     def stop(self) -> None:
         self.release()
         if self._client is not None:
             self._client.close()
+        for proc in [*self.helpers, *([self.student] if self.student else [])]:
+            proc.stop()
         for server in self.servers.values():
             server.stop()
         self.email_queue.discard()
         self.inventory_queue.discard()
-        for key in self.redis.scan_iter(f"{self.prefix}:*", count=500):
-            self.redis.delete(key)  # the submission's own keys (orders, delivery logs)
+        if self.options.redis_url:
+            for key in self.redis.scan_iter(f"{self.prefix}:*", count=500):
+                self.redis.delete(key)  # the submission's own keys (orders, delivery logs)
 
     # -- between checks -------------------------------------------------------------------
 
@@ -181,38 +179,32 @@ class CheckoutLab:
         self.auth.failing = False
         self.auth.calls.clear()
         self.payment_http.calls.clear()
-        self.outbox.heal()
-        self.outbox.clear()
+        self.email_provider.heal()
+        self.email_provider.clear()
         self.inventory.reset()
         self.email_queue.fresh()
         self.inventory_queue.fresh()
         self.timeline.clear()
+        if check.service:
+            self.await_app()
+        student = self.student
+        if student is not None and self._client is not None and not student.alive:
+            if self.restarts < MAX_RESTARTS:
+                self._restart()
+            else:
+                self.app_error = f"the checkout process died {self.restarts + 1} times"
+                self._client.close()
+                self._client = None
 
     def release(self) -> None:
         self.payment.release()
         self.auth.release()
         self.payment_http.release()
-        self.outbox.heal()
+        self.email_provider.heal()
 
     def after_check(self, check: Check) -> None:
         self.release()
         self.after_check_wait()
-
-    def after_check_wait(self, seconds: float = 2.0) -> None:
-        """Wait (a little) until the checkout has answered every request it received."""
-        until = time.monotonic() + seconds
-        while self.checkout is not None and self.checkout.active and time.monotonic() < until:
-            time.sleep(0.01)
-
-    # -- what checks use ------------------------------------------------------------------
-
-    def require_app(self) -> None:
-        """Fail the check with the reason when the submission's app is not running."""
-        if self._client is None:
-            raise CheckFailed(
-                f"the checkout service is not running: {self.app_error}",
-                expected="checkout.py with create_app(env) returning the app",
-            )
 
     def new_key(self) -> str:
         return f"key-{self.run_id}-{next(self._keys)}"
@@ -240,50 +232,35 @@ class CheckoutLab:
         if key is not None:
             sent["Idempotency-Key"] = key
         started = time.monotonic()
+        if content is None:
+            content = json.dumps(self.order_body() if body is None else body).encode()
+        sent.setdefault("Content-Type", "application/json")
         try:
-            if content is not None:
-                sent.setdefault("Content-Type", "application/json")
-                response = self._client.post("/checkout", content=content, headers=sent)
-            else:
-                body = self.order_body() if body is None else body
-                response = self._client.post("/checkout", json=body, headers=sent)
+            with self._client.stream("POST", "/checkout", content=content, headers=sent) as answer:
+                raw = read_capped(answer, started + self.deadline)
         except httpx.TimeoutException:
             return Reply(None, None, {}, time.monotonic() - started)
+        except httpx.HTTPError as exc:
+            return Reply(None, f"the connection failed: {type(exc).__name__}", {}, 0.0)
         seconds = time.monotonic() - started
+        if raw is None:
+            return Reply(None, None, {}, seconds)
         try:
-            parsed: Any = response.json()
+            parsed: Any = json.loads(raw)
         except ValueError:
-            parsed = response.text
-        return Reply(response.status_code, parsed, dict(response.headers), seconds)
+            parsed = raw.decode(errors="replace")
+        return Reply(answer.status_code, parsed, dict(answer.headers), seconds)
+
+    def run_new_jobs(self, seen: set[str]) -> None:
+        """Run the workers on the jobs whose ids are not in ``seen`` (then add them)."""
+        for kind, queue in (("inventory", self.inventory_queue), ("email", self.email_queue)):
+            for job in queue.jobs():
+                if f"{kind}:{job.id}" not in seen:
+                    seen.add(f"{kind}:{job.id}")
+                    self.process(kind, job)
 
     def jobs_added(self) -> list[Added]:
         return self.email_queue.adds + self.inventory_queue.adds
-
-    def process(self, kind: str, job: Job, *, may_fail: bool = False) -> Any:
-        """Run the submission's worker function for ``kind`` on ``job``, as a worker would.
-
-        An exception fails the check, unless ``may_fail`` (a job that should fail, as one
-        that finds no stock): then it is returned.
-        """
-        name = {"email": "send_confirmation_email", "inventory": "update_inventory"}[kind]
-        module = self.submission.module
-        fn: Callable[..., Any] | None = getattr(module, name, None) if module else None
-        if not callable(fn):
-            raise CheckFailed(
-                f"checkout.py has no function {name}(job, env)",
-                expected=f"def {name}(job, env): ...",
-            )
-        try:
-            with correlation.correlation_scope(job.correlation_id):
-                return fn(job, self.env)
-        except Exception as exc:
-            if may_fail:
-                return exc
-            raise CheckFailed(
-                f"{name} raised " + describe_exception(exc, (self.submission.folder,)),
-                called=f"{name}(job {job.id!r} with data {json.dumps(job.data)[:120]}, env)",
-                expected="the job processed without an exception",
-            ) from None
 
     def run_all_jobs(self) -> None:
         for job in self.inventory_queue.jobs():

@@ -1,13 +1,12 @@
 """Recorders the lab puts around the submission, so a check can say exactly what it did.
 
-* :class:`Tracer` sits in front of a service (auth, payment): it records every request
+* ``Tracer`` sits in front of a service (auth, payment): it records every request
   with its ``x-correlation-id``, and can hang on purpose until released, or answer 503;
-* :class:`RecordingQueue` stands in for a queue: it records every add (the job id asked
-  for, whether it was a duplicate, the correlation id that was current) and can fail as
+* ``RecordingQueue`` stands in for a queue: it records every add (the job id asked
+  for, whether it was a duplicate, the correlation id the submission sent) and can fail as
   if Redis were down;
-* :class:`InFlight` counts the checkout's requests still being answered;
-* :class:`Timeline` keeps the order of it all;
-* :class:`Reply` is what came back from one request the lab sent.
+* ``Timeline`` keeps the order of it all;
+* ``Reply`` is what came back from one request the lab sent.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 import redis as redis_lib
 
-from launchpad import correlation
 from launchpad.queue import Job, Queue
 
 if TYPE_CHECKING:
@@ -32,7 +30,6 @@ if TYPE_CHECKING:
 __all__ = [
     "Added",
     "Event",
-    "InFlight",
     "RecordingQueue",
     "Reply",
     "Timeline",
@@ -109,24 +106,6 @@ class Tracer:
         return self.app(environ, start_response)
 
 
-class InFlight:
-    """WSGI middleware that counts the requests the checkout is still working on."""
-
-    def __init__(self, app: WSGIApplication) -> None:
-        self.app = app
-        self.active = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        with self._lock:
-            self.active += 1
-        try:
-            return list(self.app(environ, start_response))
-        finally:
-            with self._lock:
-                self.active -= 1
-
-
 @dataclass(frozen=True)
 class Added:
     """One ``add`` the submission made: what it asked for and what the queue did."""
@@ -135,11 +114,16 @@ class Added:
     requested_id: str | None
     job_id: str
     duplicate: bool
-    correlation_id: str | None
+    correlation_id: str | None  # the x-correlation-id the submission sent with the add
 
 
 class RecordingQueue:
-    """Stands in for a :class:`Queue`: records each add, passes it on, or fails on purpose."""
+    """Stands in for a ``Queue``: records each add, passes it on, or fails on purpose.
+
+    One Redis queue serves a whole grading (its automatic job ids never restart, so a
+    delivery log keyed by them cannot mistake one check's job for another's); the record
+    of adds starts afresh for each check.
+    """
 
     _numbers = itertools.count(1)
 
@@ -153,41 +137,31 @@ class RecordingQueue:
         return Queue(f"{self.prefix}-{self.kind}-{next(self._numbers)}", connection=self.connection)
 
     def fresh(self) -> None:
-        self.discard()
-        self.inner = self._new_queue()
         self.adds = []
         self.failing = False
 
-    def add(self, name: str, data: Any, *, job_id: str | None = None, **options: Any) -> Job:
+    def add(
+        self,
+        name: str,
+        data: Any,
+        *,
+        job_id: str | None = None,
+        sent_cid: str | None = None,
+        **options: Any,
+    ) -> Job:
         self.timeline.add(f"queue:{self.kind}", f"add {name}")
         if self.failing:
             raise redis_lib.exceptions.ConnectionError(
                 "Redis is unavailable (the grader cut it off on purpose)"
             )
         job = self.inner.add(name, data, job_id=job_id, **options)
-        self.adds.append(
-            Added(name, job_id, job.id, job.duplicate, correlation.current_correlation_id())
-        )
+        self.adds.append(Added(name, job_id, job.id, job.duplicate, sent_cid))
         return job
-
-    def add_bulk(self, jobs: Iterable[dict[str, Any]]) -> list[Job]:
-        return [
-            self.add(
-                j["name"],
-                j["data"],
-                job_id=j.get("job_id"),
-                **{k: v for k, v in j.items() if k not in ("name", "data", "job_id")},
-            )
-            for j in jobs
-        ]
 
     def discard(self) -> None:
         """Delete the current queue's keys (a real Redis is shared: leave nothing behind)."""
         with contextlib.suppress(Exception):  # Redis gone: nothing we can clean
             self.inner.obliterate()
-
-    def __getattr__(self, attribute: str) -> Any:
-        return getattr(self.inner, attribute)
 
     def jobs(self) -> list[Job]:
         """The distinct jobs in the queue now (duplicates added once)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from launchpad.grading.checkout.checks.base import check
@@ -41,17 +42,27 @@ def _table(decisions: dict[str, Any], name: str) -> dict[str, Any]:
     title="decisions.toml: sync or async for each interaction",
     points=8,
     todo="TODO 1",
+    service=False,
     hint="Ask of each step: does the customer's answer depend on its result right now?",
 )
 def decisions_modes(lab: CheckoutLab) -> Partial:
     decisions = _decisions(lab)
-    wrong = []
-    for name, mode in EXPECTED_MODES.items():
-        given = str(_table(decisions, name).get("mode", "")).strip()
-        if given.lower() != mode:
-            wrong.append(f"{name} (you wrote {given or 'nothing'!r})")
-    right = len(EXPECTED_MODES) - len(wrong)
-    return Partial(right / len(EXPECTED_MODES), f"reconsider: {'; '.join(wrong)}")
+    right = sum(
+        1
+        for name, mode in EXPECTED_MODES.items()
+        if str(_table(decisions, name).get("mode", "")).strip().lower() == mode
+    )
+    total = len(EXPECTED_MODES)
+    # How many hold, never which: with two choices per item, naming it gives the answer.
+    return Partial(
+        right / total,
+        f"{right} of {total} choices hold: re-read the question for each interaction",
+    )
+
+
+def normalised(why: str) -> str:
+    """``why`` without case, punctuation or layout: a copy with new line breaks is a copy."""
+    return " ".join(re.sub(r"[\W_]+", " ", why.casefold()).split())
 
 
 @check(
@@ -59,6 +70,7 @@ def decisions_modes(lab: CheckoutLab) -> Partial:
     title="decisions.toml: each choice justified in your own words",
     points=4,
     todo="TODO 1",
+    service=False,
     hint=f"Give each interaction a 'why' of at least {MIN_WORDS} words: what breaks "
     "for the customer if this step is slow or down?",
 )
@@ -68,10 +80,22 @@ def decisions_justified(lab: CheckoutLab) -> Partial:
     for name in EXPECTED_MODES:
         why = str(_table(decisions, name).get("why", "")).strip()
         words = why.split()
-        if len(words) < MIN_WORDS or "TODO" in why or why.lower() in seen:
+        same = normalised(why)
+        if len(words) < MIN_WORDS or "TODO" in why or same in seen:
             short.append(f"{name} ({len(words)} word{'' if len(words) == 1 else 's'})")
-        seen.add(why.lower())
+        seen.add(same)
     good = len(EXPECTED_MODES) - len(short)
     return Partial(
         good / len(EXPECTED_MODES), f"too short, a TODO or a copy of another: {'; '.join(short)}"
     )
+
+
+def answers(toml: dict[str, Any] | None) -> dict[str, str]:
+    """Each interaction's mode and ``why`` as written, for the instructor to read."""
+    found = {}
+    for name in EXPECTED_MODES:
+        table = _table(toml or {}, name)
+        mode = str(table.get("mode", "")).strip()[:20] or "no mode"
+        why = " ".join(str(table.get("why", "")).split())[:2000]
+        found[name] = f"{mode}: {why}" if why else f"{mode}: (no why)"
+    return found

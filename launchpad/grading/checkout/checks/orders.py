@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from launchpad.grading.checkout.checks.base import POST, check, expect_status
-from launchpad.grading.checkout.lab import USER_EMAIL, CheckoutLab, Reply
+from launchpad.grading.checkout.lab import OTHER_EMAIL, USER_EMAIL, CheckoutLab, Reply
 from launchpad.grading.checks import CheckFailed
 
 # -- steps 3 and 4: the queue -----------------------------------------------------------
@@ -13,7 +13,8 @@ from launchpad.grading.checks import CheckFailed
 
 @check(
     "replay_same_order",
-    title="the same Idempotency-Key twice: the same order, one charge, one email",
+    title="the same Idempotency-Key twice: the same order, one charge, one email; "
+    "another customer's order with that key is their own",
     points=6,
     todo="TODO 4",
     hint="What should a client that retries a finished checkout get back?",
@@ -28,7 +29,7 @@ def replay_same_order(lab: CheckoutLab) -> None:
             reply,
             {200, 201},
             called,
-            "2xx both times, with the same order",
+            "200 or 201 both times, with the same order",
             "a retried checkout was not answered like the first",
         )
     if first.json.get("orderId") != second.json.get("orderId"):
@@ -45,8 +46,9 @@ def replay_same_order(lab: CheckoutLab) -> None:
             got=f"{len(lab.payment.charges)} charges",
             expected="1",
         )
-    lab.run_all_jobs()
-    sent = lab.outbox.sent_to(USER_EMAIL)
+    seen: set[str] = set()
+    lab.run_new_jobs(seen)
+    sent = lab.email_provider.sent_to(USER_EMAIL)
     if len(sent) != 1:
         raise CheckFailed(
             "the retry sent another email",
@@ -54,14 +56,41 @@ def replay_same_order(lab: CheckoutLab) -> None:
             got=f"{len(sent)} emails",
             expected="1",
         )
+    _another_customer(lab, key, first.json.get("orderId"), seen)
+
+
+def _another_customer(lab: CheckoutLab, key: str, first_order: object, seen: set[str]) -> None:
+    """A second customer who happens to send the same key: an order, charge, email of their own."""
+    called = f"then {POST} with Idempotency-Key {key!r} as another customer"
     other = lab.post_checkout(key=key, token=lab.other_token)
-    if other.status not in (200, 201) or other.json.get("orderId") == first.json.get("orderId"):
+    order_id = other.json.get("orderId")
+    if other.status not in (200, 201) or order_id == first_order:
         raise CheckFailed(
             "another customer who picked the same Idempotency-Key did not get an order of "
             "their own",
-            called=f"then {POST} with Idempotency-Key {key!r} as another customer",
+            called=called,
             got=other.describe(),
-            expected="2xx with another orderId: the key is unique per customer, not worldwide",
+            expected="200 or 201 with another orderId: a key is unique per customer, not worldwide",
+        )
+    charged = [c for c in lab.payment.charges if c.order_id == order_id]
+    if len(lab.payment.charges) != 2 or not charged:
+        keys = [c.idempotency_key for c in lab.payment.calls if c.path == "/charges"]
+        raise CheckFailed(
+            "the other customer's order was not charged",
+            called=called,
+            got=f"{len(lab.payment.charges)} charges in all; keys sent to payment: {keys}",
+            expected=f"a second charge, for order {order_id!r}",
+        )
+    lab.run_new_jobs(seen)
+    emails = lab.email_provider.sent_to(OTHER_EMAIL)
+    if len(emails) != 1:
+        adds = [f"{a.name} job_id={a.requested_id!r} duplicate={a.duplicate}"
+                for a in lab.jobs_added()]  # fmt: skip
+        raise CheckFailed(
+            "the other customer did not get their confirmation email",
+            called=called + ", then the workers",
+            got=f"{len(emails)} emails to {OTHER_EMAIL}; queue adds: {adds}",
+            expected="1: jobs of their own order",
         )
 
 
@@ -99,7 +128,9 @@ def job_ids_from_order(lab: CheckoutLab) -> None:
     # One of the two may time out while it waits for the other (a slow machine): the
     # check is about the jobs, and it needs one order to have gone through.
     if not any(reply.status in (200, 201) for reply in replies):
-        expect_status(replies[0], {200, 201}, called, "2xx", "no concurrent retry went through")
+        expect_status(
+            replies[0], {200, 201}, called, "200 or 201", "no concurrent retry went through"
+        )
     adds = [f"{a.name} job_id={a.requested_id!r}" for a in lab.jobs_added()]
     counts = (len(lab.email_queue.jobs()), len(lab.inventory_queue.jobs()))
     if counts != (1, 1):

@@ -62,7 +62,7 @@ def payment_unavailable_503(lab: CheckoutLab) -> None:
     lab.payment.set_mode("fail")
     called = f"{POST} while the payment service answers 503"
     reply = lab.post_checkout(key=lab.new_key())
-    expect_status(reply, {502, 503}, called, "503", "a failing payment service was not reported")
+    expect_status(reply, {503}, called, "503", "a failing payment service was not reported")
 
 
 @check(
@@ -114,7 +114,7 @@ def charge_retry_safe(lab: CheckoutLab) -> None:
         second,
         {200, 201},
         called + f" (first answer: {first.describe()})",
-        "2xx for the retry",
+        "200 or 201 for the retry",
         "the retry did not succeed",
     )
     keys = [c.idempotency_key for c in lab.payment.calls if c.path == "/charges"]

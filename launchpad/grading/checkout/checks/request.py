@@ -42,27 +42,6 @@ def rejects_bad_body(lab: CheckoutLab) -> None:
         no_charge(lab, called, "for a bad body")
 
 
-@check(
-    "missing_idempotency_key",
-    title="no Idempotency-Key header: 400, nothing charged",
-    points=3,
-    visibility="hidden",
-    todo="TODO 4",
-    hint="What should happen when a request cannot be retried safely?",
-)
-def missing_idempotency_key(lab: CheckoutLab) -> None:
-    called = f"{POST} without an Idempotency-Key header"
-    reply = lab.post_checkout(key=None)
-    expect_status(
-        reply,
-        {400, 422},
-        called,
-        "400 naming the missing header",
-        "a checkout without an Idempotency-Key was not refused",
-    )
-    no_charge(lab, called, "without an Idempotency-Key")
-
-
 # -- the happy path ---------------------------------------------------------------------
 
 
@@ -112,7 +91,7 @@ def happy_path(lab: CheckoutLab) -> None:
             expected="1 job on env.email_queue, 1 on env.inventory_queue",
         )
     lab.run_all_jobs()
-    sent = lab.outbox.sent_to(USER_EMAIL)
+    sent = lab.email_provider.sent_to(USER_EMAIL)
     if len(sent) != 1:
         raise CheckFailed(
             "the customer did not get one confirmation email",
@@ -171,28 +150,5 @@ def auth_timeout(lab: CheckoutLab) -> None:
         called,
         f"503 or 504 within {lab.deadline:.1f} s",
         "the checkout did not give up on a hung auth service",
-    )
-    no_charge(lab, called, "while the caller was unverified")
-
-
-@check(
-    "auth_down_503",
-    title="auth is down: 503, no charge",
-    points=4,
-    visibility="hidden",
-    todo="TODO 2",
-    hint="Which errors can the service client raise? Catch what you mean.",
-)
-def auth_down_503(lab: CheckoutLab) -> None:
-    called = f"{POST} while the auth service is down (it answers 503)"
-    lab.auth.failing = True
-    reply = lab.post_checkout(key=lab.new_key())
-    lab.auth.failing = False
-    expect_status(
-        reply,
-        {502, 503},
-        called,
-        "503 Service Unavailable",
-        "auth being down was not answered as unavailable",
     )
     no_charge(lab, called, "while the caller was unverified")
