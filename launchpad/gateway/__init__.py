@@ -1,21 +1,35 @@
-"""The gateway: a fixed route table in front of the services, and a streaming reverse proxy.
+"""The gateway: a fixed route table in front of the services, served on one event loop.
 
-``Gateway`` makes the decisions and is a WSGI app; ``Route`` is one line of its table::
+``Gateway`` holds the table, the limits and the decisions; ``serve_gateway`` puts it on a
+loopback port (aiohttp, one asyncio loop); ``Route`` is one line of its table:
 
-    gw = Gateway([Route("/auth", "http://127.0.0.1:3001"),
-                  Route("/notifications", "http://127.0.0.1:3002")], upstream_timeout=3.0)
-    serve_gateway(gw, 3000)   # on a port: one event loop (launchpad.gateway.server)
-    httpx.Client(transport=httpx.WSGITransport(app=gw))   # in-process, no socket
+```python
+gw = Gateway([Route("/auth", "http://127.0.0.1:3001"),
+              Route("/notifications", "http://127.0.0.1:3002")], upstream_timeout=3.0)
+serve_gateway(gw, 3000)
+```
 
-One idea per module: :mod:`.paths` (which paths may pass), :mod:`.routes` (which upstream
-owns a path), :mod:`.headers` (which headers cross, which the gateway sets), :mod:`.bodies`
-(streaming both ways), :mod:`.upstream` (kept-alive connections, what a failure is),
-:mod:`.proxy` (the request from start to end: 400, 404, 502, 504 or the upstream's answer)
-and :mod:`.server` (the same decisions served on one asyncio event loop, for a real port).
+One idea per module: ``rules`` (what is refused before routing: version, method,
+Host, framing, sizes, limits), ``paths`` (which paths may pass), ``routes``
+(which upstream owns a path), ``headers`` (which headers cross, which the gateway
+sets), ``proxy`` (the decisions and the error answers), ``upstream`` (the clean
+pool, and what an upstream failure is), ``health`` and ``server`` (the front:
+the bytes of every connection, on one event loop).
 """
 
 from launchpad.gateway.paths import CheckedPath, PathRejected, check_target
 from launchpad.gateway.proxy import Gateway
 from launchpad.gateway.routes import Route, RouteTable
+from launchpad.gateway.rules import Limits
+from launchpad.gateway.server import serve_gateway
 
-__all__ = ["CheckedPath", "Gateway", "PathRejected", "Route", "RouteTable", "check_target"]
+__all__ = [
+    "CheckedPath",
+    "Gateway",
+    "Limits",
+    "PathRejected",
+    "Route",
+    "RouteTable",
+    "check_target",
+    "serve_gateway",
+]

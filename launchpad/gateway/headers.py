@@ -9,7 +9,7 @@ next hop to drop that header, and a proxy that set its own headers first and fil
 afterwards would drop its own correlation id.
 
 Headers the gateway owns are replaced, never taken from the client: ``x-correlation-id``
-(accepted or made, see :mod:`launchpad.correlation`), ``x-forwarded-by``,
+(accepted or made, see ``launchpad.correlation``), ``x-forwarded-by``,
 ``X-Forwarded-Proto`` and ``X-Forwarded-Host``. ``X-Forwarded-For`` gets the real peer
 appended; the client's own entries are kept only when they are IP addresses, and the
 gateway never believes them (it logs the peer). ``Host`` and ``Content-Length`` are reset
@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 from launchpad.correlation import HEADER as CORRELATION_HEADER
+from launchpad.correlation import TRACEPARENT
+from launchpad.http.deadline import BUDGET_HEADER
 
 __all__ = [
     "HOP_BY_HOP",
-    "client_headers",
     "end_to_end",
     "forwarded_for",
     "response_headers",
@@ -71,21 +71,12 @@ _GATEWAY_OWNED = frozenset(
         "host",
         "content-length",
         "expect",
+        BUDGET_HEADER,  # the gateway's budget for this request, never the client's own
+        TRACEPARENT,  # the gateway is a hop of the trace: its own span is the parent
     }
 )
 # Stamped by the front server on every response it sends; an upstream copy would repeat them.
 _FRONT_SERVER_OWNED = frozenset({"date", "server", CORRELATION_HEADER})
-
-
-def client_headers(environ: Mapping[str, Any]) -> Headers:
-    """The request headers as the client sent them, from a WSGI environ (names lowercased)."""
-    out: Headers = []
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            out.append((key[5:].lower().replace("_", "-"), str(value)))
-        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
-            out.append((key.lower().replace("_", "-"), str(value)))
-    return out
 
 
 def end_to_end(headers: Iterable[tuple[str, str]]) -> Headers:
@@ -134,11 +125,14 @@ def upstream_headers(
     host: str | None,
     content_length: int | None,
     upstream_host: str | None = None,
+    traceparent: str | None = None,
+    budget_ms: str | None = None,
 ) -> Headers:
     """The headers the upstream receives: end-to-end client headers, then the gateway's.
 
     ``upstream_host`` becomes ``Host`` (the upstream's own name, like ``changeOrigin``);
-    the client's ``Host`` travels as ``X-Forwarded-Host``.
+    the client's ``Host`` travels as ``X-Forwarded-Host``. ``traceparent`` names the
+    gateway's span; ``budget_ms`` is what the gateway will still wait, in milliseconds.
     """
     kept = end_to_end(client)
     client_xff = ",".join(v for n, v in kept if n == "x-forwarded-for") or None
@@ -151,6 +145,10 @@ def upstream_headers(
     out.append(("x-forwarded-proto", scheme))
     if host:
         out.append(("x-forwarded-host", host))
+    if traceparent:
+        out.append((TRACEPARENT, traceparent))
+    if budget_ms is not None:
+        out.append((BUDGET_HEADER, budget_ms))
     if content_length is not None:
         out.append(("content-length", str(content_length)))
     return out

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from urllib.parse import quote, unquote_to_bytes
 
-__all__ = ["CheckedPath", "PathRejected", "check_segment", "check_target", "target_from_decoded"]
+__all__ = ["CheckedPath", "PathRejected", "check_segment", "check_target"]
 
 # RFC 3986 pchar minus the percent sign: what a segment may hold without escaping.
 _SEGMENT_SAFE = "!$&'()*+,;=:@-._~"
@@ -70,7 +70,7 @@ class CheckedPath:
 
 
 def check_segment(raw: str) -> str:
-    """One raw (still escaped) segment, decoded once; raises :class:`PathRejected`."""
+    """One raw (still escaped) segment, decoded once; raises ``PathRejected``."""
     if _ESCAPE.search(raw):
         raise PathRejected("malformed percent-escape in path")
     forbidden = _FORBIDDEN_ESCAPES.search(raw)
@@ -94,8 +94,8 @@ def check_segment(raw: str) -> str:
 def check_target(target: str) -> CheckedPath:
     """Check a raw request target (``/a/b?q``) and return its decoded segments.
 
-    ``target`` is the request target exactly as the client sent it (WSGI servers give it
-    as ``RAW_URI``/``REQUEST_URI``). Raises :class:`PathRejected` with a reason.
+    ``target`` is the request target exactly as the client sent it. Raises
+    ``PathRejected`` with a reason.
     """
     if not target.startswith("/"):
         if "://" in target:
@@ -114,18 +114,3 @@ def check_target(target: str) -> CheckedPath:
         raise PathRejected("path contains an empty segment ('//')")
     segments = tuple(check_segment(s) for s in raw_segments)
     return CheckedPath(segments, trailing_slash, query)
-
-
-def target_from_decoded(path_info: str, query: str = "") -> str:
-    """A raw-looking target for servers that only give the decoded ``PATH_INFO``.
-
-    Escaping the decoded path again lets the same rules run: a ``%`` that decoding produced
-    comes back as ``%25`` and is refused. What cannot be recovered is an encoded slash,
-    which such a server has already turned into ``/`` (it then simply splits segments).
-    """
-    try:  # PEP 3333: a str holding the raw bytes as latin-1
-        raw = path_info.encode("latin-1").decode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:  # some in-process servers hand over plain text
-        raw = path_info
-    escaped = quote(raw, safe="/" + _SEGMENT_SAFE, errors="surrogateescape")
-    return escaped + (f"?{query}" if query else "")

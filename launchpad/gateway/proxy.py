@@ -1,14 +1,13 @@
-"""The gateway: one front door that forwards each request to the service its route names.
+"""The gateway's decisions for one request, shared by its front (``server``).
 
-It is a WSGI app, so it runs in-process (``httpx.WSGITransport``) or on a real port
-(:func:`launchpad.http.serve.serve`) like every service of the kit. Per request it:
+Per request the gateway:
 
-1. accepts the client's correlation id or makes one (:mod:`launchpad.correlation`);
-2. checks the path (:mod:`.paths`) and finds its route (:mod:`.routes`): 400 or 404 if none;
-3. forwards the request with the end-to-end headers plus its own (:mod:`.headers`),
-   streaming the body to the upstream as it arrives (:mod:`.bodies`);
-4. relays the upstream's status, headers and raw body back as they arrive, over a pool
-   of kept-alive upstream connections (:mod:`.upstream`).
+1. accepts the client's correlation id or makes one (``launchpad.correlation``), and
+   opens its own span of the client's trace;
+2. checks the protocol rules (``rules``), the path (``paths``) and finds the
+   route (``routes``): 4xx/5xx if any fails, 404 if no route owns the path;
+3. forwards the request with the end-to-end headers plus its own (``headers``),
+   streaming the body both ways over a clean pool of upstream connections (``upstream``).
 
 When the upstream fails, the status says how (RFC 9110 §15.6): 502 Bad Gateway when it
 refused or dropped the connection or answered something that is not HTTP, 504 Gateway
@@ -28,26 +27,19 @@ from http import HTTPStatus
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
-from launchpad.correlation import HEADER as CORRELATION_HEADER
 from launchpad.correlation import (
-    accept,
+    accept_context,
     correlation_scope,
-    current_correlation_id,
-    new_correlation_id,
     rejection_reason,
 )
-from launchpad.gateway.bodies import ClientGone, Relay, RequestRefused, request_body
-from launchpad.gateway.headers import client_headers, response_headers, upstream_headers
-from launchpad.gateway.health import health_report
-from launchpad.gateway.paths import CheckedPath, PathRejected, check_target, target_from_decoded
+from launchpad.gateway.paths import CheckedPath, PathRejected, check_target
 from launchpad.gateway.routes import Route, RouteTable
+from launchpad.gateway.rules import Limits, Refusal
 from launchpad.gateway.upstream import (
-    HttpxUpstream,
-    PooledUpstream,
-    Upstream,
     UpstreamError,
     UpstreamTimeout,
 )
+from launchpad.http.deadline import parse_budget
 from launchpad.logging import get_logger
 
 __all__ = [
@@ -67,11 +59,12 @@ _ENVIRON_KEY = "launchpad.correlation_id"
 
 
 class Gateway:
-    """A WSGI app that forwards requests by path prefix to a fixed table of upstreams.
+    """A fixed table of upstreams by path prefix, the limits, and the decisions per request.
 
-    ``upstream_timeout`` bounds each wait on an upstream: connecting, each write and each
-    read. A hung upstream gives 504 after that long, while a long download that keeps
-    sending is never cut. ``GET /health`` is answered by the gateway itself.
+    Served by ``launchpad.gateway.server.serve_gateway()``. ``upstream_timeout`` bounds
+    each wait on an upstream: connecting, the answer's head after the last byte sent, and
+    each read of its body. A hung upstream gives 504 after that long, while a long
+    download that keeps sending is never cut. ``GET /health`` is answered by the gateway.
     """
 
     def __init__(
@@ -80,28 +73,20 @@ class Gateway:
         *,
         upstream_timeout: float = 3.0,
         name: str = "gateway",
-        max_idle_connections: int = 64,
+        limits: Limits | None = None,
     ) -> None:
         self.table = RouteTable(routes)
+        self.limits = limits or Limits()
         self.upstream_timeout = upstream_timeout
         self.name = name
         self.log = get_logger(name)
-        self.upstreams: dict[str, Upstream] = {}
-        for route in self.table.routes:
-            self.upstreams[route.name] = (
-                HttpxUpstream(route.target, route.transport, upstream_timeout)
-                if route.transport is not None
-                else PooledUpstream(route.target, upstream_timeout, max_idle=max_idle_connections)
-            )
 
     @property
     def routes(self) -> tuple[Route, ...]:
         return self.table.routes
 
     def close(self) -> None:
-        """Close the kept-alive upstream connections."""
-        for upstream in self.upstreams.values():
-            upstream.close()
+        """Nothing to release: the front owns its connections (kept for ``with``)."""
 
     def __enter__(self) -> Gateway:
         return self
@@ -109,32 +94,20 @@ class Gateway:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        started = time.perf_counter()
-        with self.request_scope(environ.get("HTTP_X_CORRELATION_ID")) as correlation_id:
-            environ[_ENVIRON_KEY] = correlation_id
-            decision = self.decide(environ["REQUEST_METHOD"], _raw_target(environ))
-            if isinstance(decision, Refusal):
-                return self._answer(
-                    environ, start_response, decision.status, decision.message, started,
-                    decision.path,
-                )  # fmt: skip
-            if decision is HEALTH:
-                return self._health(environ, start_response, started)
-            assert isinstance(decision, Forward)
-            return self._forward(environ, start_response, decision.route, decision.path, started)
-
     # -- what every front end shares: the decisions, the messages, the log line ----------
 
     @contextmanager
-    def request_scope(self, raw_id: str | None) -> Iterator[str]:
-        """The request's correlation id (the client's if safe, else a new one), in scope.
+    def request_scope(
+        self, raw_id: str | None, raw_traceparent: str | None = None
+    ) -> Iterator[str]:
+        """The request's correlation id (the client's if safe, else a new one) and its trace
+        context (the gateway's own span, in the client's trace if it sent a valid one).
 
         A replaced id is logged with the reason, never with the raw value: it may hold
         CR/LF or worse.
         """
-        correlation_id = accept(raw_id)
-        with correlation_scope(correlation_id):
+        correlation_id, trace = accept_context(raw_id, raw_traceparent)
+        with correlation_scope(correlation_id, trace):
             if raw_id is not None and raw_id != correlation_id:
                 self.log.warning(
                     "client correlation id replaced",
@@ -155,6 +128,12 @@ class Gateway:
             return Refusal(404, f"no route for {path.path}", loggable(path.path))
         return Forward(route, path)
 
+    def budget(self, client_budget: str | None) -> float:
+        """Seconds this request may take upstream: ``upstream_timeout``, or less if the client
+        sent a smaller ``x-request-budget-ms`` (a client can only shorten its own wait)."""
+        asked = parse_budget(client_budget)
+        return self.upstream_timeout if asked is None else min(asked, self.upstream_timeout)
+
     def failure(self, route: Route, error: UpstreamError) -> tuple[int, str]:
         """The status and message for an upstream that gave no usable answer."""
         if isinstance(error, UpstreamTimeout):
@@ -163,83 +142,6 @@ class Gateway:
             return 504, f"{route.name} did not answer within {self.upstream_timeout:g} s"
         # 502: no usable answer at all: refused (nothing listens), reset, or not HTTP.
         return 502, f"{route.name} is unreachable ({error})"
-
-    # --8<-- [start:proxy]
-    def _forward(
-        self,
-        environ: Environ,
-        start_response: StartResponse,
-        route: Route,
-        path: CheckedPath,
-        started: float,
-    ) -> Iterable[bytes]:
-        """Send the request on to the route's upstream; relay its answer as it comes."""
-        answer = self._answer
-        try:
-            body, length = request_body(environ)
-        except RequestRefused as exc:
-            return answer(environ, start_response, 400, str(exc), started, path.path, route)
-        headers = upstream_headers(
-            client_headers(environ),
-            correlation_id=environ[_ENVIRON_KEY],
-            peer=environ.get("REMOTE_ADDR", ""),
-            scheme=environ.get("wsgi.url_scheme", "http"),
-            host=environ.get("HTTP_HOST"),
-            upstream_host=route.netloc,
-            content_length=length,
-        )
-        try:
-            upstream = self.upstreams[route.name].send(
-                environ["REQUEST_METHOD"], path.target, headers, body
-            )
-        except UpstreamError as exc:
-            status, message = self.failure(route, exc)
-            return answer(environ, start_response, status, message, started, path.path, route)
-        except ClientGone as exc:  # the client stopped mid-body: nothing to forward
-            return answer(environ, start_response, 400, str(exc), started, path.path, route)
-        except Exception as exc:  # an in-process upstream app raised: its fault, not ours
-            self.log.exception("upstream app raised", extra={"upstream": route.name})
-            message = f"{route.name} failed ({type(exc).__name__})"
-            return answer(environ, start_response, 502, message, started, path.path, route)
-        start_response(
-            status_line(upstream.status),
-            response_headers(upstream.headers, correlation_id=environ[_ENVIRON_KEY]),
-        )
-
-        def done(sent: int, error: str | None) -> None:
-            self.log_request(_who(environ), path.path, route, upstream.status, started, sent, error)
-
-        return Relay(upstream, done)
-
-    # --8<-- [end:proxy]
-
-    def _answer(
-        self,
-        environ: Environ,
-        start_response: StartResponse,
-        status: int,
-        message: str,
-        started: float,
-        path: str,
-        route: Route | None = None,
-    ) -> list[bytes]:
-        """The gateway's own JSON answer (an error), carrying the correlation id."""
-        self.log_request(_who(environ), loggable(path), route, status, started, 0, message)
-        return _json(environ, start_response, status, error_body(message, environ[_ENVIRON_KEY]))
-
-    def _health(
-        self, environ: Environ, start_response: StartResponse, started: float
-    ) -> list[bytes]:
-        report = self.health()
-        status = 200 if report["status"] == "ok" else 503
-        self.log_request(_who(environ), "/health", None, status, started, 0, None)
-        return _json(environ, start_response, status, json.dumps(report).encode())
-
-    def health(self) -> dict[str, Any]:
-        """Ask every upstream's ``GET /health`` at once; ``status``: ``ok`` or ``degraded``."""
-        timeout = min(self.upstream_timeout, 2.0)
-        correlation_id = current_correlation_id() or new_correlation_id()
-        return health_report(self.name, self.routes, self.upstreams, timeout, correlation_id)
 
     def log_request(
         self,
@@ -281,25 +183,12 @@ class Requester(NamedTuple):
     correlation_id: str
 
 
-def _who(environ: Environ) -> Requester:
-    return Requester(environ["REQUEST_METHOD"], environ.get("REMOTE_ADDR"), environ[_ENVIRON_KEY])
-
-
 @dataclass(frozen=True)
 class Forward:
     """Send the request to ``route``'s upstream, at the checked ``path``."""
 
     route: Route
     path: CheckedPath
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """The gateway answers itself with ``status``: 400 for a bad path, 404 for no route."""
-
-    status: int
-    message: str
-    path: str  # safe for a log line
 
 
 class _Health:
@@ -323,26 +212,6 @@ def status_line(code: int) -> str:
         return f"{code} Unknown"
 
 
-def _raw_target(environ: Environ) -> str:
-    """The request target as sent: ``RAW_URI`` (gunicorn, werkzeug) or ``REQUEST_URI``."""
-    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-    if raw:
-        return str(raw)
-    return target_from_decoded(environ.get("PATH_INFO", "/"), environ.get("QUERY_STRING", ""))
-
-
 def loggable(target: str) -> str:
     """A raw target made safe for a log line: printable ASCII only, at most 200 chars."""
     return quote(target[:200], safe="!#$&'()*+,/:;=?@[]~%-._")
-
-
-def _json(environ: Environ, start_response: StartResponse, status: int, data: bytes) -> list[bytes]:
-    start_response(
-        status_line(status),
-        [
-            ("content-type", "application/json"),
-            ("content-length", str(len(data))),
-            (CORRELATION_HEADER, environ[_ENVIRON_KEY]),
-        ],
-    )
-    return [] if environ["REQUEST_METHOD"] == "HEAD" else [data]

@@ -11,13 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from launchpad.gateway.paths import CheckedPath, PathRejected, check_target
-
-if TYPE_CHECKING:  # only in-process routes need httpx, and they bring their own transport
-    import httpx
 
 __all__ = ["Route", "RouteTable"]
 
@@ -26,14 +22,12 @@ __all__ = ["Route", "RouteTable"]
 class Route:
     """Send requests under ``prefix`` to ``target`` (``http://host:port``).
 
-    ``transport`` replaces the network for this route: ``httpx.WSGITransport(app=...)``
-    runs the upstream in-process (tests, demos). ``name`` (default: the prefix without its
-    slash) labels the upstream in logs and in ``GET /health``.
+    ``name`` (default: the prefix without its slash) labels the upstream in logs and in
+    ``GET /health``.
     """
 
     prefix: str
     target: str
-    transport: httpx.BaseTransport | None = field(default=None, compare=False, repr=False)
     name: str = ""
     segments: tuple[str, ...] = field(init=False, compare=False, repr=False)
     netloc: str = field(init=False, compare=False, repr=False)
@@ -70,7 +64,7 @@ class Route:
 
 
 class RouteTable:
-    """Routes, longest prefix first; :meth:`match` returns the one that owns a path."""
+    """Routes, longest prefix first; ``match()`` returns the one that owns a path."""
 
     def __init__(self, routes: Iterable[Route]) -> None:
         self.routes: tuple[Route, ...] = tuple(

@@ -1,20 +1,26 @@
-"""The gateway on a real port: one event loop moves the bytes of every connection.
+"""The gateway's front: one event loop moves the bytes of every connection.
 
-:class:`~launchpad.gateway.proxy.Gateway` makes the decisions (which route, which
-headers, which error); it is a WSGI app, so it also runs in-process for tests and demos.
-On a socket, a WSGI server gives each request a thread that spends its life blocked on a
-socket: waiting for the client, then the upstream, then the client again. With several
-threads on two cores they also queue for Python's GIL at every wake-up. A proxy mostly
-waits, and waiting is what an event loop is for: here one asyncio loop, in one thread,
-waits on every socket at once and runs whichever request has bytes to move. It is how
-Node runs the seed's gateway.
+``Gateway`` (``proxy``) makes the decisions; this file only moves bytes. A threaded
+server would give each request a thread that spends its life blocked on a socket:
+waiting for the client, then the upstream, then the client again, and on two cores the
+threads also queue for Python's GIL at every wake-up. A proxy mostly waits, and waiting
+is what an event loop is for: one asyncio loop, in one thread, waits on every socket at
+once and runs whichever request has bytes to move. It is how Node runs the seed's gateway.
 
 aiohttp does the HTTP on both sides: its server parses client requests (with a C
-parser), its client keeps a pool of kept-alive upstream connections, and both push back
-when a peer reads slower than the other side writes (flow control), so a 100 MB body
-crosses in 64 KB pieces. In ``bench/gateway_overhead.py`` this front costs a few times
-less CPU per request than the same ``Gateway`` on a threaded WSGI server, and less than
-the seed's Express gateway.
+parser), its client keeps a pool of kept-alive upstream connections (``upstream``),
+and both push back when a peer reads slower than the other side writes (flow control),
+so a 100 MB body crosses in 64 KB pieces.
+
+Threat and fault model. Any local process may connect and send anything: the rules
+(``rules``) refuse what a trusted hop must not forward, and the limits bound what a
+slow or greedy client holds (a head within ``header_timeout``: 408; a body that stalls
+``body_timeout``: 408; idle ``keepalive_timeout``: closed; more than ``max_connections``
+open: 503). An upstream may hang (504 after ``upstream_timeout``, even if it drips its
+answer a byte at a time), refuse or reset (502), or write bytes nobody asked for (the
+connection is dropped, never reused). The front promises every client one answer in the
+gateway's JSON shape with a correlation id, or a closed connection once the answer's
+head has gone out.
 
 Two things a proxy must switch off in an HTTP client: cookies (a shared cookie jar would
 hand one user's session cookie to the next user's request) and redirects (the client,
@@ -25,43 +31,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
-import errno
+import importlib
 import json
+import resource
 import socket
+import sys
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, cast
 
 import aiohttp
 from aiohttp import web
+from aiohttp.http_exceptions import LineTooLong
 from yarl import URL
 
 from launchpad.correlation import HEADER as CORRELATION_HEADER
+from launchpad.correlation import TRACEPARENT, current_trace
 from launchpad.gateway.bodies import ClientGone, short_body
 from launchpad.gateway.headers import response_headers, upstream_headers
+from launchpad.gateway.health import health_report
 from launchpad.gateway.proxy import (
     HEALTH,
     Forward,
     Gateway,
-    Refusal,
     Requester,
     error_body,
     loggable,
     status_line,
 )
 from launchpad.gateway.routes import Route
-from launchpad.gateway.upstream import (
-    HUNG_UP,
-    NO_ANSWER,
-    NOT_HTTP,
-    REFUSED,
-    RESET,
-    UpstreamError,
-    UpstreamTimeout,
-    UpstreamUnreachable,
-    body_failure,
-)
+from launchpad.gateway.rules import Refusal, check_request, text_headers
+from launchpad.gateway.upstream import CleanPool, body_failure, upstream_error
+from launchpad.http.deadline import BUDGET_HEADER, format_budget
 from launchpad.http.serve import RunningServer, check_loopback
 
 __all__ = ["GatewayServer", "serve_gateway"]
@@ -73,55 +74,59 @@ _NO_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 class _Upload:
     """The client's body as pieces for the upstream; remembers how far the client got."""
 
-    def __init__(self, request: web.BaseRequest) -> None:
+    def __init__(self, request: web.BaseRequest, body_timeout: float) -> None:
         self.request = request
+        self.body_timeout = body_timeout
         self.received = 0
         self.broken: str | None = None
+        self.stalled = False  # the client went quiet mid-body: 408, not 400
+        self.last_piece = time.monotonic()  # the upstream's wait for an answer starts here
+        self.on_piece: Callable[[], None] | None = None
 
     async def pieces(self) -> AsyncIterator[bytes]:
         content, expected = self.request.content, self.request.content_length
         cut = False
         while True:
             try:
-                piece = await content.readany()
+                piece = await asyncio.wait_for(content.readany(), self.body_timeout)
+            except asyncio.TimeoutError:
+                self.stalled, cut = True, True
+                break
             except Exception:  # reset, or a body shorter than its Content-Length
                 cut = True
                 break
             if not piece:
                 break
             self.received += len(piece)
+            self.last_piece = time.monotonic()
+            if self.on_piece is not None:
+                self.on_piece()
             yield piece
+        if self.stalled:
+            self.broken = f"no body bytes for {self.body_timeout:g} s (after {self.received})"
+            raise ClientGone(self.broken)
         if cut or (expected is not None and self.received != expected):
             self.broken = short_body(self.received, expected)
             raise ClientGone(self.broken)
 
 
 class GatewayServer:
-    """A :class:`Gateway` served by aiohttp on one event loop (see the module docstring).
-
-    Every route must name a network upstream: an in-process route (``transport=``) has no
-    socket to reach, so use the WSGI ``Gateway`` itself for those.
-    """
+    """A ``Gateway`` served by aiohttp on one event loop (see the module docstring)."""
 
     def __init__(self, gateway: Gateway, host: str = "127.0.0.1", port: int = 0) -> None:
-        in_process = [r.name for r in gateway.routes if r.transport is not None]
-        if in_process:
-            raise ValueError(
-                f"routes {in_process} are in-process: serve them with the WSGI Gateway "
-                "(httpx.WSGITransport or launchpad.http.serve.serve)"
-            )
         self.gateway = gateway
         # Bind now, in the caller's thread: a busy port fails here, and the port is known.
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._socket = socket.create_server((host, port), family=family)
         self.port: int = self._socket.getsockname()[1]
-        self._loop = asyncio.new_event_loop()
+        self.max_connections = connection_cap(gateway.limits.max_connections)
+        self._loop = _new_loop()
         self._stopping = asyncio.Event()
 
     # -- the loop's life ---------------------------------------------------------------
 
     def serve(self) -> None:
-        """Run the loop until :meth:`stop` (called in the serving thread)."""
+        """Run the loop until ``stop()`` (called in the serving thread)."""
         asyncio.set_event_loop(self._loop)
         try:
             self._loop.run_until_complete(self._run())
@@ -144,8 +149,8 @@ class GatewayServer:
     async def _start(self) -> None:
         timeout = self.gateway.upstream_timeout
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(
-                limit=0,  # no cap on open upstream connections, as for the WSGI front
+            connector=CleanPool(
+                limit=0,  # client connections are capped (Limits.max_connections): not these
                 keepalive_timeout=4.0,  # below Node's and werkzeug's 5 s: we close first
             ),
             # connect, then each read: a hung upstream is a 504 after `timeout`, while a
@@ -156,7 +161,19 @@ class GatewayServer:
             skip_auto_headers=_NO_AUTO_HEADERS,
             trust_env=False,  # HTTP_PROXY must not reroute traffic between services
         )
-        self._web = _Front(self._handle, self, access_log=None)
+        limits = self.gateway.limits
+        self._web = _Front(
+            self._handle,
+            self,
+            access_log=None,
+            keepalive_timeout=limits.keepalive_timeout,
+            max_line_size=8190,  # nginx's 8 KB buffer for the request line and each header
+            max_field_size=min(8190, limits.max_header_bytes),
+            max_headers=128,
+            # After an answer sent before the body ended (a refusal), aiohttp reads and
+            # drops the rest so the client sees the answer: no longer than a body may stall.
+            lingering_time=min(10.0, limits.body_timeout),
+        )
         self._server = await self._loop.create_server(self._web, sock=self._socket)
 
     async def _shutdown(self) -> None:
@@ -172,11 +189,14 @@ class GatewayServer:
         started = time.perf_counter()
         gateway = self.gateway
         raw_id = ", ".join(request.headers.getall(CORRELATION_HEADER, ())) or None
-        with gateway.request_scope(raw_id) as correlation_id:
-            decision = gateway.decide(request.method, request.raw_path)
+        raw_trace = ", ".join(request.headers.getall(TRACEPARENT, ())) or None
+        with gateway.request_scope(raw_id, raw_trace) as correlation_id:
+            decision = check_request(
+                request.method, request.version, request.raw_headers, gateway.limits,
+                loggable(request.raw_path),
+            ) or gateway.decide(request.method, request.raw_path)  # fmt: skip
             if isinstance(decision, Refusal):
-                return self._answer(request, decision.status, decision.message, started,
-                                    decision.path, None, correlation_id)  # fmt: skip
+                return self._refuse(request, decision, started, correlation_id)
             if decision is HEALTH:
                 return await self._health(request, started, correlation_id)
             assert isinstance(decision, Forward)
@@ -188,36 +208,51 @@ class GatewayServer:
     ) -> web.StreamResponse:
         """Send the request on to the route's upstream; relay its answer as it comes."""
         route, path = forward.route, forward.path
+        trace = current_trace()
         headers = upstream_headers(
-            [(n.decode("latin-1"), v.decode("latin-1")) for n, v in request.raw_headers],
+            text_headers(request.raw_headers),  # UTF-8 both ways: the bytes as sent
             correlation_id=correlation_id,
             peer=request.remote or "",
             scheme=request.scheme,
             host=request.headers.get("host"),
             upstream_host=route.netloc,
             content_length=request.content_length,
+            traceparent=trace.traceparent() if trace else None,
+            budget_ms=format_budget(
+                self.gateway.budget(request.headers.get(BUDGET_HEADER))
+                - (time.perf_counter() - started)
+            ),
         )
-        upload = _Upload(request) if request.body_exists else None
-        if upload is not None and request.headers.get("expect", "").lower() == "100-continue":
+        limits = self.gateway.limits
+        upload = _Upload(request, limits.body_timeout) if request.body_exists else None
+        if (
+            upload is not None
+            and request.version >= (1, 1)  # never to HTTP/1.0 (RFC 9110 §15.2)
+            and request.headers.get("expect", "").lower() == "100-continue"
+        ):
             await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # now send the body
+        sending = self._session.request(
+            request.method,
+            URL(route.target + path.target, encoded=True),  # checked already: send as is
+            headers=headers,
+            data=upload.pieces() if upload else None,
+            allow_redirects=False,
+        )
         try:
-            upstream = await self._session.request(
-                request.method,
-                URL(route.target + path.target, encoded=True),  # checked already: send as is
-                headers=headers,
-                data=upload.pieces() if upload else None,
-                allow_redirects=False,
-            )
+            upstream = await self._answer_in_time(sending, upload)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             if upload is not None and upload.broken:  # the client stopped mid-body
-                return self._answer(request, 400, upload.broken, started, path.path, route,
-                                    correlation_id)  # fmt: skip
-            status, message = self.gateway.failure(route, _upstream_error(exc))
+                status = 408 if upload.stalled else 400
+                refused = self._answer(request, status, upload.broken, started, path.path,
+                                       route, correlation_id)  # fmt: skip
+                refused.force_close()  # the rest of its body would be read as a request
+                return refused
+            status, message = self.gateway.failure(route, upstream_error(exc))
             return self._answer(request, status, message, started, path.path, route,
                                 correlation_id)  # fmt: skip
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
         for name, value in response_headers(
-            [(n.decode("latin-1"), v.decode("latin-1")) for n, v in upstream.raw_headers],
+            text_headers(upstream.raw_headers),
             correlation_id=correlation_id,
         ):
             response.headers.add(name, value)
@@ -225,6 +260,19 @@ class GatewayServer:
         who = Requester(request.method, request.remote, correlation_id)
         self.gateway.log_request(who, path.path, route, upstream.status, started, sent, error)
         return response
+
+    async def _answer_in_time(self, sending: Any, upload: _Upload | None) -> aiohttp.ClientResponse:
+        """The upstream's status and headers, within ``upstream_timeout`` of the last byte
+        the gateway sent it. aiohttp's read timeout restarts at every byte, so an upstream
+        that drips its status line would never time out; this deadline does (504)."""
+        timeout = self.gateway.upstream_timeout
+        if sys.version_info < (3, 11):  # pragma: no cover - no asyncio.timeout(): poll
+            return await _answer_by_polling(sending, upload, timeout)
+        async with asyncio.timeout(timeout) as deadline:
+            if upload is not None:  # each piece sent moves the deadline on
+                upload.on_piece = lambda: deadline.reschedule(self._loop.time() + timeout)
+            response: aiohttp.ClientResponse = await sending
+            return response
 
     async def _relay(
         self, request: web.BaseRequest, response: web.StreamResponse,
@@ -265,14 +313,31 @@ class GatewayServer:
     async def _health(
         self, request: web.BaseRequest, started: float, correlation_id: str
     ) -> web.Response:
-        # Gateway.health() blocks (it asks each upstream in a thread): keep it off the loop,
-        # and take the request's context along so its checks carry this correlation id.
-        context = contextvars.copy_context()
-        report = await self._loop.run_in_executor(None, context.run, self.gateway.health)
+        gateway = self.gateway
+        timeout = min(gateway.upstream_timeout, 2.0)
+        report = await health_report(
+            gateway.name, gateway.routes, self._session, timeout, correlation_id
+        )
         status = 200 if report["status"] == "ok" else 503
         who = Requester(request.method, request.remote, correlation_id)
         self.gateway.log_request(who, "/health", None, status, started, 0, None)
         return _json(status, json.dumps(report).encode(), correlation_id)
+
+    def _refuse(
+        self, request: web.BaseRequest, refusal: Refusal, started: float, correlation_id: str
+    ) -> web.Response:
+        """A request the gateway will not forward: its own answer, in HTTP/1.1."""
+        if request.version not in ((1, 0), (1, 1)):
+            # aiohttp answers in the request's version; a 505 must be framed as HTTP/1.1.
+            request._version = aiohttp.HttpVersion11  # (a private field: no public setter)
+            request._cache.pop("version", None)
+        response = self._answer(request, refusal.status, refusal.message, started,
+                                refusal.path, None, correlation_id)  # fmt: skip
+        for name, value in refusal.headers:
+            response.headers[name] = value
+        if refusal.close:
+            response.force_close()
+        return response
 
     def _answer(
         self, request: web.BaseRequest, status: int, message: str, started: float, path: str,
@@ -291,12 +356,82 @@ class _Front(web.Server):
         super().__init__(handler, **kwargs)
         self.owner = owner
 
-    def __call__(self) -> web.RequestHandler:
+    def __call__(self) -> asyncio.Protocol:  # type: ignore[override]
+        if len(self.connections) >= self.owner.max_connections:
+            return _Full(self.owner.gateway)  # 503 and close, before a descriptor runs out
         return _Connection(self, loop=self._loop, **self._kwargs)
 
 
+class _Full(asyncio.Protocol):
+    """A connection over the cap: one 503 written at once, then closed (nothing is read)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        with self.gateway.request_scope(None) as correlation_id:
+            cap = self.gateway.limits.max_connections
+            message = f"the gateway has {cap} open connections, its limit: try again soon"
+            self.gateway.log.warning("connection refused: at the limit", extra={"limit": cap})
+        body = error_body(message, correlation_id)
+        transport.write(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            b"Retry-After: 1\r\nConnection: close\r\n"
+            + f"{CORRELATION_HEADER}: {correlation_id}\r\n".encode()
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        transport.close()
+
+
 class _Connection(web.RequestHandler):
-    """One client connection. Only :meth:`handle_error` differs from aiohttp's."""
+    """One client connection: aiohttp's, plus a deadline for a request's head and the
+    gateway's own answer to a request aiohttp's parser refused (``handle_error()``).
+
+    aiohttp drops a connection idle for ``keepalive_timeout`` (before the first request
+    and between requests) but gives a request whose head arrives a byte at a time
+    (slowloris) that whole time again and again. Here the head must be complete within
+    ``header_timeout`` of its first byte, or the client gets 408 and the connection ends.
+    """
+
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def data_received(self, data: bytes) -> None:
+        heads = self._request_count
+        super().data_received(data)
+        if self._request_count > heads:  # a whole head arrived: its deadline is met
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+        elif data and self._head_timer is None and self._current_request is None:
+            assert isinstance(self._manager, _Front)
+            timeout = self._manager.owner.gateway.limits.header_timeout
+            self._head_timer = self._loop.call_later(timeout, self._head_too_slow, heads)
+
+    def _head_too_slow(self, heads: int) -> None:
+        self._head_timer = None
+        if self._request_count != heads or self.transport is None:
+            return
+        assert isinstance(self._manager, _Front)
+        gateway = self._manager.owner.gateway
+        with gateway.request_scope(None) as correlation_id:
+            message = f"request head not complete within {gateway.limits.header_timeout:g} s"
+            gateway.log.warning("408 " + message)
+        body = error_body(message, correlation_id)
+        self.transport.write(
+            b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
+            b"Connection: close\r\n"
+            + f"{CORRELATION_HEADER}: {correlation_id}\r\n".encode()
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        self.force_close()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+        super().connection_lost(exc)
 
     def handle_error(
         self, request: web.BaseRequest, status: int = 500, exc: BaseException | None = None,
@@ -316,6 +451,9 @@ class _Connection(web.RequestHandler):
             if status >= 500:
                 gateway.log.error("gateway failed", exc_info=exc)
                 reason = "the gateway failed; its log has the details"
+            elif isinstance(exc, LineTooLong):  # RFC 6585 §5 (a header), RFC 9110 §15.5.15
+                status = 414 if "status line" in str(exc).lower() else 431
+                reason = "request line too long" if status == 414 else "a header line is too long"
             else:
                 reason = "bad request: " + _first_line(message or str(exc))
             who = Requester(request.method, request.remote, correlation_id)
@@ -325,6 +463,24 @@ class _Connection(web.RequestHandler):
         response = _json(status, error_body(reason, correlation_id), correlation_id)
         response.force_close()
         return response
+
+
+async def _answer_by_polling(
+    sending: Any, upload: _Upload | None, timeout: float
+) -> aiohttp.ClientResponse:  # pragma: no cover - Python 3.10 only
+    """``_answer_in_time`` for Python 3.10: wait in steps, extended while the body moves."""
+    task: asyncio.Future[aiohttp.ClientResponse] = asyncio.ensure_future(sending)
+    while True:
+        since = upload.last_piece if upload is not None else None
+        left = timeout if since is None else since + timeout - time.monotonic()
+        done, _ = await asyncio.wait((task,), timeout=max(left, 0.0))
+        if done:
+            return task.result()
+        if upload is None or upload.last_piece == since:  # no progress: give up
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+            raise asyncio.TimeoutError
 
 
 def _first_line(text: str) -> str:
@@ -341,21 +497,28 @@ def _json(status: int, data: bytes, correlation_id: str) -> web.Response:
     )  # fmt: skip
 
 
-def _upstream_error(exc: BaseException) -> UpstreamError:
-    """aiohttp's failure as the gateway's two kinds: no answer in time, or no usable answer."""
-    if isinstance(exc, asyncio.TimeoutError):  # aiohttp's ServerTimeoutError is one
-        return UpstreamTimeout(NO_ANSWER)
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        if isinstance(exc.os_error, ConnectionRefusedError):
-            return UpstreamUnreachable(REFUSED)
-        return UpstreamUnreachable(f"cannot connect: {exc.os_error.strerror or exc.os_error}")
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return UpstreamUnreachable(HUNG_UP)
-    if isinstance(exc, aiohttp.ClientOSError) and exc.errno in (errno.ECONNRESET, errno.EPIPE):
-        return UpstreamUnreachable(RESET)
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return UpstreamUnreachable(NOT_HTTP)
-    return UpstreamUnreachable(type(exc).__name__)
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop (libuv, the loop under Node) when installed, else asyncio's."""
+    try:  # a dependency on Linux and macOS; imported by name so mypy runs without it too
+        uvloop = importlib.import_module("uvloop")
+    except ImportError:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
+def connection_cap(wanted: int) -> int:
+    """Client connections the gateway accepts: ``wanted``, lowered to a quarter of the
+    process's descriptor limit. Each client connection may hold an upstream one too, and
+    under ``launchpad up`` the services share this process: they must keep descriptors to
+    answer with while the gateway is flooded."""
+    try:
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ValueError, OSError):  # pragma: no cover - no such limit on this platform
+        return wanted
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(1, min(wanted, soft // 4))
 
 
 def serve_gateway(

@@ -1,25 +1,31 @@
 """The auth service: users, passwords, sessions, and the welcome email it does not send.
 
-:class:`AuthService` holds the state (shared with no other service): users by email, and
-sessions by token. :func:`create_auth_app` puts HTTP in front of it:
+``AuthService`` holds the state (shared with no other service): users and their
+outbox in its store (``AuthStore``), and sessions by token in memory.
+``create_auth_app()`` puts HTTP in front of it:
 
-====================  ============================================================
-POST /auth/register   ``{email, password, name}`` → 201 ``{userId, email, name}``; 409 if taken
-POST /auth/login      ``{email, password}`` → 200 ``{token, expiresIn}``; 401 otherwise
-GET  /auth/verify     ``Authorization: Bearer <token>`` → 200 ``{userId, email}``; 401 otherwise
-POST /auth/logout     forgets the token; always 200 (idempotent: twice is the same as once)
-====================  ============================================================
+request | answer
+--- | ---
+``POST /auth/register`` | ``{email, password, name}`` → 201 ``{userId, email, name}``; 409 if taken
+``POST /auth/login`` | ``{email, password}`` → 200 ``{token, expiresIn}``; 401 otherwise
+(register, login) | 503 with ``Retry-After`` when too many passwords are being hashed
+``GET /auth/verify`` | ``Authorization: Bearer <token>`` → 200 ``{userId, email}``; 401 otherwise
+``POST /auth/logout`` | forgets the token; always 200 (idempotent: twice is the same as once)
 
 Habits worth copying:
 
 * passwords are hashed with scrypt (memory-hard) and a salt per user, and compared with
   ``hmac.compare_digest`` (constant time); a login for an unknown email still hashes once,
   so its timing and its answer match a wrong password: a caller cannot probe for accounts;
+* every hash runs on a bounded pool (``launchpad.services.hashing``), as many threads
+  as CPUs and a short queue: a login flood waits its turn or gets 503 with ``Retry-After``,
+  memory stays bounded, and ``/auth/verify`` (which never hashes) stays fast;
 * tokens come from ``secrets`` (opaque, unguessable); only their SHA-256 is kept, and they
   are never logged;
-* after register, the welcome email is a **job on the queue**, not an HTTP call: the
-  registration does not wait for email, and it succeeds even when Redis is down, because
-  "a user exists" does not depend on "the user got an email" (the log says what was lost).
+* register writes the user and its welcome email (an outbox row) in **one transaction**
+  in auth's own store, and never touches Redis: it succeeds when Redis is down, and the
+  email is not lost. The outbox relay (``launchpad.services.outbox_relay``) moves the
+  row to the queue as a job when Redis can take it; the worker sends it.
 """
 
 from __future__ import annotations
@@ -32,32 +38,29 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel, Field
 
+from launchpad.correlation import current_correlation_id
 from launchpad.http.web import ApiError, CamelModel, Request, WebApp, bearer_token
 from launchpad.logging import get_logger
+from launchpad.services.auth_store import AuthStore, EmailTaken, NewMessage, User
+from launchpad.services.fields import EmailAddress, HeaderText
+from launchpad.services.hashing import HashingBusy, HashingPool, shared_pool
 
 __all__ = [
     "AuthService",
     "EmailTaken",
-    "JobQueue",
     "ScryptCost",
     "User",
     "create_auth_app",
+    "welcome_email",
 ]
 
 log = get_logger("auth")
 
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 INVALID_LOGIN = "invalid email or password"  # one message for both causes, on purpose
-
-
-class JobQueue(Protocol):
-    """What auth needs from a queue: add a job (``launchpad.queue.Queue`` is one)."""
-
-    def add(self, name: str, data: Any, *, job_id: str | None = None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -76,105 +79,86 @@ class ScryptCost:
 
 
 @dataclass(frozen=True)
-class User:
-    id: str
-    email: str
-    name: str
-    salt: bytes
-    password_hash: bytes
-
-
-@dataclass(frozen=True)
 class _Session:
     user_id: str
     expires_at: float
 
 
-class EmailTaken(Exception):
-    """Someone registered this email (case-insensitively) before."""
+def welcome_email(user: User) -> NewMessage:
+    """The welcome email as an outbox row: its job id is the same however often it is sent."""
+    return NewMessage(
+        job_name="send-notification",
+        job_id=f"welcome-email-{user.id}",  # one user, one welcome job, ever
+        data={
+            "to": user.email,
+            "subject": "Welcome to LaunchPad",
+            "body": f"Hi {user.name}, your account has been created.",
+            "type": "email",
+            "userId": user.id,
+        },
+        correlation_id=current_correlation_id(),
+    )
 
 
 class AuthService:
-    """Users and sessions, in memory, safe to call from many request threads.
+    """Users (in its store) and sessions (in memory), safe to call from many request threads.
 
     Args:
-        queue: where the welcome-email job goes; ``None`` sends no welcome email.
+        store: users and the outbox (default: a new in-memory ``AuthStore``).
         session_ttl: seconds a token stays valid after login.
-        cost: scrypt work factors (see :class:`ScryptCost`).
+        cost: scrypt work factors (see ``ScryptCost``).
+        pool: where hashes run; default: the process's shared pool, sized to its CPUs.
+            Registering and logging in raise ``HashingBusy`` when it is full.
         clock: returns the time in seconds; tests pass a fake one to expire sessions.
     """
 
     def __init__(
         self,
-        queue: JobQueue | None = None,
+        store: AuthStore | None = None,
         *,
         session_ttl: float = 3600.0,
         cost: ScryptCost | None = None,
+        pool: HashingPool | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.queue = queue
+        self.store = store or AuthStore()
         self.session_ttl = session_ttl
         self.cost = cost or ScryptCost()
+        self.pool = pool or shared_pool()
         self.clock = clock
         self._lock = threading.Lock()
-        self._users: dict[str, User] = {}  # by lower-cased email
-        self._users_by_id: dict[str, User] = {}
         self._sessions: dict[str, _Session] = {}  # by SHA-256 of the token
         self._dummy_salt = secrets.token_bytes(16)
 
     # --8<-- [start:register]
     def register(self, email: str, password: str, name: str) -> User:
-        """Create a user, then queue the welcome email (which may fail without harm)."""
+        """Create a user and its welcome email in one transaction: both, or neither."""
         key = email.strip().lower()
         # Hash before the "taken?" check: a taken email then costs as long as a new one.
         salt = secrets.token_bytes(16)
-        user = User(str(uuid.uuid4()), key, name, salt, self.cost.hash(password, salt))
-        with self._lock:
-            if key in self._users:
-                raise EmailTaken(key)
-            self._users[key] = user
-            self._users_by_id[user.id] = user
-        log.info("user registered", extra={"user_id": user.id})
-        self._queue_welcome_email(user)
+        user = User(str(uuid.uuid4()), key, name, salt, self._hash(password, salt))
+        self.store.create_user(user, [welcome_email(user)])  # raises EmailTaken
+        log.info("user registered, welcome email in the outbox", extra={"user_id": user.id})
         return user
-
-    def _queue_welcome_email(self, user: User) -> None:
-        if self.queue is None:
-            return
-        try:
-            self.queue.add(
-                "send-notification",
-                {
-                    "to": user.email,
-                    "subject": "Welcome to LaunchPad",
-                    "body": f"Hi {user.name}, your account has been created.",
-                    "type": "email",
-                    "userId": user.id,
-                },
-                job_id=f"welcome-email-{user.id}",  # one user, one welcome job, ever
-            )
-        except Exception as exc:  # Redis down: the user exists anyway; say what was lost
-            log.error(
-                "could not queue the welcome email; the registration stands",
-                extra={"user_id": user.id, "error": f"{type(exc).__name__}: {exc}"},
-            )
 
     # --8<-- [end:register]
 
     def login(self, email: str, password: str) -> str | None:
         """A new session token, or ``None`` for a wrong password *or* an unknown email."""
-        with self._lock:
-            user = self._users.get(email.strip().lower())
+        user = self.store.user_by_email(email.strip().lower())
         if user is None:
-            self.cost.hash(password, self._dummy_salt)  # same work, so same timing
+            self._hash(password, self._dummy_salt)  # same work, so same timing
             return None
-        if not hmac.compare_digest(self.cost.hash(password, user.salt), user.password_hash):
+        if not hmac.compare_digest(self._hash(password, user.salt), user.password_hash):
             return None
         token = secrets.token_urlsafe(32)
         with self._lock:
             self._sessions[_digest(token)] = _Session(user.id, self.clock() + self.session_ttl)
         log.info("user logged in", extra={"user_id": user.id})
         return token
+
+    def _hash(self, password: str, salt: bytes) -> bytes:
+        return self.pool.run(self.cost.hash, password, salt)  # may raise HashingBusy
 
     def verify(self, token: str) -> User | None:
         """The user a live token belongs to; ``None`` if unknown, logged out or expired."""
@@ -185,7 +169,7 @@ class AuthService:
             if session.expires_at <= self.clock():
                 del self._sessions[_digest(token)]
                 return None
-            return self._users_by_id.get(session.user_id)
+        return self.store.user_by_id(session.user_id)
 
     def logout(self, token: str) -> None:
         """Forget the token; forgetting an unknown token is fine (idempotent)."""
@@ -201,9 +185,9 @@ def _digest(token: str) -> str:
 
 
 class RegisterBody(BaseModel):
-    email: str = Field(pattern=EMAIL_PATTERN, max_length=254)
+    email: EmailAddress
     password: str = Field(min_length=8, max_length=128)
-    name: str = Field(min_length=1, max_length=100)
+    name: HeaderText = Field(min_length=1, max_length=100)
 
 
 class LoginBody(BaseModel):
@@ -231,6 +215,13 @@ class MessageBody(BaseModel):
     message: str
 
 
+def _busy(exc: HashingBusy) -> ApiError:
+    return ApiError(503, str(exc), headers={"Retry-After": str(exc.retry_after)})
+
+
+BUSY = "too many password checks at once (see Retry-After)"
+
+
 def create_auth_app(service: AuthService, *, redis: Any = None) -> WebApp:
     """The auth service's HTTP API (a WSGI app); ``redis`` is what ``/health`` pings."""
     app = WebApp("auth", redis=redis, description="Users, passwords and sessions.")
@@ -240,20 +231,27 @@ def create_auth_app(service: AuthService, *, redis: Any = None) -> WebApp:
         body=RegisterBody,
         response=UserBody,
         status=201,
-        errors={409: "the email is already registered"},
+        errors={409: "the email is already registered", 503: BUSY},
     )
     def register(request: Request, body: RegisterBody) -> UserBody:
-        """Create an account (and queue its welcome email)."""
+        """Create an account (its welcome email goes out through the outbox)."""
         try:
             user = service.register(body.email, body.password, body.name)
         except EmailTaken:
             raise ApiError(409, "this email is already registered") from None
+        except HashingBusy as exc:
+            raise _busy(exc) from None
         return UserBody(user_id=user.id, email=user.email, name=user.name)
 
-    @app.post("/auth/login", body=LoginBody, response=TokenBody, errors={401: INVALID_LOGIN})
+    @app.post(
+        "/auth/login", body=LoginBody, response=TokenBody, errors={401: INVALID_LOGIN, 503: BUSY}
+    )
     def login(request: Request, body: LoginBody) -> TokenBody:
         """Trade an email and password for a session token."""
-        token = service.login(body.email, body.password)
+        try:
+            token = service.login(body.email, body.password)
+        except HashingBusy as exc:
+            raise _busy(exc) from None
         if token is None:
             raise ApiError(401, INVALID_LOGIN)
         return TokenBody(token=token, expires_in=int(service.session_ttl))

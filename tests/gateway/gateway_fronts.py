@@ -1,20 +1,18 @@
-"""The gateway's two fronts on a socket, for tests that must hold on both.
+"""The gateway's front on a socket, for the tests: the event loop, as ``launchpad up`` runs it.
 
-``event-loop``: aiohttp on one asyncio loop (``serve_gateway``, what ``launchpad up`` runs);
-``wsgi``: the ``Gateway`` WSGI app on werkzeug's threaded server.
+The gateway has one front (``serve_gateway``); the fixture keeps a ``front`` name so a
+test's log and id say which one it ran on.
 """
 
 from __future__ import annotations
 
 from launchpad.gateway import Gateway
 from launchpad.gateway.server import serve_gateway
-from launchpad.http.serve import RunningServer, serve
+from launchpad.http.serve import RunningServer
 
-FRONTS = ["event-loop", "wsgi"]
-"""Both must keep every rule the gateway promises."""
+FRONTS = ["event-loop"]
 
 
 def serve_front(front: str, gateway: Gateway) -> RunningServer:
-    if front == "event-loop":
-        return serve_gateway(gateway)
-    return serve(gateway, name="gateway")
+    assert front == "event-loop"
+    return serve_gateway(gateway)

@@ -11,7 +11,6 @@ import sys
 
 from launchpad.gateway import Gateway, Route
 from launchpad.gateway.server import serve_gateway
-from launchpad.http.serve import serve
 from launchpad.logging import configure_logging
 
 
@@ -22,7 +21,8 @@ def main() -> None:
     gateway = Gateway(
         [Route("/auth", upstream), Route("/notifications", upstream)], upstream_timeout=timeout
     )
-    running = serve_gateway(gateway) if front == "event-loop" else serve(gateway, name="gateway")
+    assert front == "event-loop", front
+    running = serve_gateway(gateway)
     with running as server:
         print(server.url, flush=True)
         sys.stdin.read()  # returns when the parent closes our stdin

@@ -7,6 +7,7 @@ The upstream is a plain WSGI app (it runs in-process or on a real port):
 - ``*/upload``: reads the body in pieces and answers how many bytes came;
 - ``*/gzip``: a gzip-encoded body with ``Content-Encoding: gzip``;
 - ``*/hang``: waits until the test ends (at most 10 s) before answering;
+- ``*/utf8``: answers with a header whose value is UTF-8 (``café ☕``);
 - ``*/hop``: answers with hop-by-hop headers the gateway must not pass on;
 - ``/health``: 200.
 
@@ -61,6 +62,10 @@ class Upstream:
         if path.endswith("/hang"):
             self.release.wait(10)
             return _json(start_response, {"late": True})
+        if path.endswith("/utf8"):  # PEP 3333: header text is the raw bytes as latin-1
+            raw = "café ☕".encode().decode("latin-1")
+            start_response("200 OK", [("x-name", raw), ("content-length", "0")])
+            return []
         if path.endswith("/hop"):
             start_response("200 OK", [("content-type", "text/plain"),
                                       ("connection", "x-internal"),

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from launchpad.gateway import Route, RouteTable
-from launchpad.gateway.paths import PathRejected, check_target, target_from_decoded
+from launchpad.gateway.paths import PathRejected, check_target
 
 # Plain segments: any text but "/", "\\" and "%" (refused by design: a decoded "%" is how
 # double decoding starts), and not the dot segments.
@@ -117,12 +117,3 @@ def test_query_trailing_slash_and_escapes_pass_through() -> None:
     assert checked.trailing_slash
     assert checked.target == "/auth/some%20name/?a=1&b=%2F"
     assert check_target("/").segments == ()
-
-
-def test_decoded_path_info_gets_the_same_rules() -> None:
-    """Servers without a raw target give PATH_INFO decoded; a decoded '%' is still refused."""
-    assert check_target(target_from_decoded("/auth/a b")).segments == ("auth", "a b")
-    with pytest.raises(PathRejected, match="dot segment"):
-        check_target(target_from_decoded("/auth/../admin"))
-    with pytest.raises(PathRejected, match="encoded percent"):
-        check_target(target_from_decoded("/auth/%2e%2e"))  # came in as %252e%252e

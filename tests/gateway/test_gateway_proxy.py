@@ -11,6 +11,7 @@ import re
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -186,7 +187,7 @@ def test_crlf_in_a_correlation_id_reaches_neither_logs_nor_upstream(
     request = f"GET /auth/echo HTTP/1.1\r\nHost: gw\r\n{header_lines}\r\n".encode()
     status, headers, body = raw_request(gateway_server.port, request)
     new_id = headers["x-correlation-id"]
-    assert "abc" not in new_id and len(new_id) == 36
+    assert str(uuid.UUID(new_id)) == new_id  # a fresh id, nothing of the client's
     if front == "event-loop" and "%0d" not in header_lines:
         _assert_refused_by_the_parser(status, body, new_id, upstream)
     else:  # werkzeug's parser reads it; the gateway replaces the unsafe id
@@ -450,3 +451,31 @@ def test_a_client_that_leaves_mid_download_is_logged_as_such(
     assert line["status"] == 200
     assert "client went away after" in line["error"]
     assert line["bytes_out"] < 50_000_000
+
+
+def test_the_upstream_gets_the_gateways_budget_and_trace_span(
+    http: httpx.Client, gateway_server: RunningServer
+) -> None:
+    """The budget left (``upstream_timeout`` = 1 s here) and the gateway's own span travel on."""
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    client_parent = f"00-{trace_id}-00f067aa0ba902b7-01"
+    r = http.get(
+        gateway_server.url + "/auth/echo",
+        headers={"traceparent": client_parent, "x-request-budget-ms": "999999"},
+    )
+    echo = r.json()
+    [budget] = header_values(echo, "x-request-budget-ms")
+    assert 500 <= int(budget) <= 1000  # never more than the gateway waits, whatever was asked
+    [sent] = header_values(echo, "traceparent")
+    version, sent_trace, span, flags = sent.split("-")
+    assert (version, sent_trace, flags) == ("00", trace_id, "01")
+    assert span != "00f067aa0ba902b7"  # the gateway's span, not the client's
+
+
+def test_a_smaller_client_budget_is_kept(http: httpx.Client, gateway_server: RunningServer) -> None:
+    r = http.get(gateway_server.url + "/auth/echo", headers={"x-request-budget-ms": "250"})
+    [budget] = header_values(r.json(), "x-request-budget-ms")
+    assert 150 <= int(budget) <= 250
+    r = http.get(gateway_server.url + "/auth/echo", headers={"x-request-budget-ms": "-5"})
+    [budget] = header_values(r.json(), "x-request-budget-ms")  # malformed: ignored
+    assert 500 <= int(budget) <= 1000

@@ -1,5 +1,5 @@
 """The auth service: its rules (hashing, sessions, case-insensitive emails, the welcome
-job) and its HTTP API, in-process and on a real socket."""
+email's outbox row) and its HTTP API, in-process and on a real socket."""
 
 from __future__ import annotations
 
@@ -63,32 +63,29 @@ def test_login_verify_logout_and_expiry() -> None:
     assert auth.verify(fresh) is None
 
 
-def test_register_queues_one_welcome_job_with_the_correlation_id(unique_name: str) -> None:
-    queue = Queue(unique_name, create_redis_connection("t", EMBEDDED_URL))
-    auth = AuthService(queue, cost=CHEAP)
+def test_register_writes_one_welcome_row_with_the_correlation_id() -> None:
+    auth = AuthService(cost=CHEAP)
     with correlation_scope("reg-1"):
         user = auth.register("ada@example.com", PASSWORD, "Ada")
-    job = queue.get_job(f"welcome-email-{user.id}")
-    assert job is not None
-    assert job.name == "send-notification" and job.correlation_id == "reg-1"
-    assert job.data["to"] == "ada@example.com" and job.data["userId"] == user.id
-    queue.obliterate()
+    [row] = auth.store.pending()
+    assert row.job_id == f"welcome-email-{user.id}" and row.job_name == "send-notification"
+    assert row.correlation_id == "reg-1"
+    assert row.data["to"] == "ada@example.com" and row.data["userId"] == user.id
 
 
-def test_register_succeeds_when_redis_is_down_and_logs_why(
+def test_register_succeeds_when_redis_is_down_and_keeps_the_email(
     unique_name: str, logs: CollectingHandler
 ) -> None:
     queue = Queue(unique_name, create_redis_connection("auth", DOWN_REDIS))
-    app = create_auth_app(AuthService(queue, cost=CHEAP), redis=queue.connection)
+    service = AuthService(cost=CHEAP)
+    app = create_auth_app(service, redis=queue.connection)
     with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://auth") as c:
         response = register(c, **{"x-correlation-id": "redis-down-1"})
         assert response.status_code == 201
         assert login(c)  # the user exists and can log in
         assert c.get("/health").status_code == 503
-    failures = [r for r in logs.records if r["message"].startswith("could not queue")]
-    assert len(failures) == 1
-    assert failures[0]["correlation_id"] == "redis-down-1"
-    assert failures[0]["level"] == "error"
+    assert service.store.outbox_counts() == {"pending": 1, "sent": 0}  # not lost: waiting
+    assert not [r for r in logs.records if r["service"] == "auth" and r["level"] == "error"]
 
 
 # -- the HTTP API, in-process and on a socket ------------------------------------------
@@ -97,7 +94,7 @@ def test_register_succeeds_when_redis_is_down_and_logs_why(
 @pytest.fixture
 def auth_client(connect: Callable[[Any], httpx.Client]) -> httpx.Client:
     conn = create_redis_connection("t", EMBEDDED_URL)
-    return connect(create_auth_app(AuthService(None, cost=CHEAP), redis=conn))
+    return connect(create_auth_app(AuthService(cost=CHEAP), redis=conn))
 
 
 def test_register_201_then_409_for_the_same_email(auth_client: httpx.Client) -> None:
@@ -153,6 +150,12 @@ def test_logout_is_idempotent_and_ends_the_session(auth_client: httpx.Client) ->
         ("/auth/register", {"email": "a@b.co", "password": "short", "name": "A"}, 422,
          "password"),
         ("/auth/register", {"email": 5, "password": PASSWORD, "name": "A"}, 422, "email"),
+        ("/auth/register", {"email": "ada@localhost", "password": PASSWORD, "name": "A"}, 422,
+         "email"),
+        ("/auth/register", {"email": "ada@example.com\r\nBcc: eve@example.com",
+                            "password": PASSWORD, "name": "A"}, 422, "email"),
+        ("/auth/register", {"email": "ada@example.com", "password": PASSWORD,
+                            "name": "Ada\r\nBcc: eve@example.com"}, 422, "name"),
         ("/auth/login", {"email": "a@b.co"}, 422, "password"),
         ("/auth/login", {"email": ["a"], "password": None}, 422, "email"),
         ("/auth/login", b"x" * 100_000, 413, None),

@@ -1,9 +1,11 @@
 """The notification service: checks tokens with auth over sync HTTP (401 when invalid,
-503 with a clear body when auth is down or slow), queues a job (202), reports its state."""
+503 with a clear body when auth is down or slow), queues a job (202) under an unguessable
+id, and reports its state only to the user who sent it."""
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,20 +22,25 @@ from launchpad.redis import EMBEDDED_URL, create_redis_connection
 from launchpad.services.auth import AuthService, create_auth_app
 from launchpad.services.notifications import NotificationService, create_notifications_app
 
-NOTE = {"to": "bob@example.com", "subject": "Hi", "body": "Hello Bob", "type": "email"}
+NOTE = {"to": "ada@example.com", "subject": "Hi", "body": "Hello Ada", "type": "email"}
+BOB_NOTE = NOTE | {"to": "bob@example.com"}
 
 
 class AuthOnAPort:
-    """One auth service on a real port for the whole module, with Ada registered."""
+    """One auth service on a real port for the whole module, with Ada and Bob registered."""
 
     def __init__(self) -> None:
-        self.service = AuthService(None, cost=CHEAP)
+        self.service = AuthService(cost=CHEAP)
         self.server = serve(create_auth_app(self.service), name="auth")
-        self.service.register("ada@example.com", PASSWORD, "Ada")
-        token = self.service.login("ada@example.com", PASSWORD)
-        assert token is not None
-        self.bearer = {"Authorization": f"Bearer {token}"}
+        self.bearer = self._user("ada@example.com", "Ada")
+        self.bob = self._user("bob@example.com", "Bob")
         self.client = ServiceClient("auth", self.server.url, timeout=3.0)
+
+    def _user(self, email: str, name: str) -> dict[str, str]:
+        self.service.register(email, PASSWORD, name)
+        token = self.service.login(email, PASSWORD)
+        assert token is not None
+        return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +59,7 @@ class Stack:
         self.queue = Queue(queue_name, conn)
         self.auth_client = auth.client
         self.bearer = auth.bearer
+        self.bob = auth.bob
         service = NotificationService(self.queue, auth.client)
         self.client = connect(create_notifications_app(service, redis=conn))
 
@@ -70,8 +78,8 @@ def test_a_valid_token_gets_202_and_a_job_id(stack: Stack) -> None:
     assert response.status_code == 202, response.text
     job_id = response.json()["jobId"]
     job = stack.queue.get_job(job_id)
-    assert job is not None and job.data["to"] == "bob@example.com"
-    status = stack.client.get(f"/notifications/{job_id}").json()
+    assert job is not None and job.data["to"] == "ada@example.com"
+    status = stack.client.get(f"/notifications/{job_id}", headers=stack.bearer).json()
     assert status == {
         "jobId": job_id,
         "state": "waiting",
@@ -99,25 +107,118 @@ def test_an_idempotency_key_makes_a_retried_post_safe(stack: Stack) -> None:
 
 
 def test_unknown_job_is_404(stack: Stack) -> None:
-    assert stack.client.get("/notifications/nope").status_code == 404
-    assert stack.client.get("/notifications/a%01b").status_code == 404  # not a possible id
-    assert stack.client.get("/notifications/" + "x" * 300).status_code == 404
+    get = stack.client.get
+    assert get("/notifications/nope", headers=stack.bearer).status_code == 404
+    assert get("/notifications/a%01b", headers=stack.bearer).status_code == 404  # impossible id
+    assert get("/notifications/" + "x" * 300, headers=stack.bearer).status_code == 404
+
+
+UUID_ID = re.compile(  # a random (v4) or a derived (v5) UUID
+    r"^notification-[0-9a-f]{8}-[0-9a-f]{4}-[45][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+)
+
+
+def test_ids_are_unguessable_uuids_not_a_counter(stack: Stack) -> None:
+    ids = [
+        stack.client.post("/notifications", json=NOTE, headers=stack.bearer).json()["jobId"]
+        for _ in range(5)
+    ]
+    assert all(UUID_ID.match(i) for i in ids), ids
+    assert len(set(ids)) == 5
+    assert not any(str(n) in ids for n in range(1, 50)), "a sequential id leaked through"
+
+
+def test_a_notification_is_shown_only_to_its_sender(stack: Stack) -> None:
+    job_id = stack.client.post("/notifications", json=NOTE, headers=stack.bearer).json()["jobId"]
+    path = f"/notifications/{job_id}"
+    assert stack.client.get(path, headers=stack.bearer).status_code == 200
+
+    no_token = stack.client.get(path)
+    assert no_token.status_code == 401 and no_token.headers["www-authenticate"] == "Bearer"
+    bad_token = stack.client.get(path, headers={"Authorization": "Bearer forged"})
+    assert bad_token.status_code == 401
+
+    # Bob gets exactly what a missing id gets: he cannot tell "taken" from "free"
+    theirs = stack.client.get(path, headers=stack.bob)
+    missing = stack.client.get("/notifications/notification-nope", headers=stack.bob)
+    assert (theirs.status_code, theirs.json()["error"]) == (404, missing.json()["error"])
+    assert set(theirs.json()) == set(missing.json())
+    assert "state" not in theirs.text and job_id not in theirs.text
+
+
+def test_an_idempotency_key_is_per_user(stack: Stack) -> None:
+    key = {"Idempotency-Key": "order-18"}
+    ada = stack.client.post("/notifications", json=NOTE, headers=stack.bearer | key).json()
+    bob = stack.client.post("/notifications", json=BOB_NOTE, headers=stack.bob | key).json()
+    assert ada["jobId"] != bob["jobId"] and not bob["duplicate"]
+    assert UUID_ID.match(ada["jobId"]) and UUID_ID.match(bob["jobId"])
 
 
 @pytest.mark.parametrize(
     ("body", "status"),
     [
         (b"{", 400),
-        ({"to": "bob@example.com", "subject": "Hi"}, 422),
+        ({"to": "ada@example.com", "subject": "Hi"}, 422),
         (NOTE | {"type": "pigeon"}, 422),
         (NOTE | {"subject": 5}, 422),
         (NOTE | {"body": "x" * 70_000}, 413),
     ],
 )
-def test_bad_bodies_are_4xx_even_before_auth_is_asked(stack: Stack, body: Any, status: int) -> None:
+def test_a_known_caller_with_a_bad_body_gets_4xx(stack: Stack, body: Any, status: int) -> None:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     response = stack.client.post("/notifications", content=content, headers=stack.bearer)
     assert response.status_code == status, response.text
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"to": "ada@example.com\r\nBcc: eve@example.com"}, "to"),
+        ({"to": "ada@example.com\x00"}, "to"),
+        ({"to": "Ada <ada@example.com>"}, "to"),
+        ({"to": "ada@localhost"}, "to"),
+        ({"to": "not an address"}, "to"),
+        ({"subject": "Hi\r\nBcc: eve@example.com"}, "subject"),
+        ({"subject": "Hi\nthere"}, "subject"),
+        ({"subject": "Hi\u2028there"}, "subject"),
+        ({"body": "Hello\x00Ada"}, "body"),
+    ],
+)
+def test_header_injection_and_bad_addresses_are_422_naming_the_field(
+    stack: Stack, changes: dict[str, str], field: str
+) -> None:
+    response = stack.client.post("/notifications", json=NOTE | changes, headers=stack.bearer)
+    assert response.status_code == 422, response.text
+    assert [f["field"] for f in response.json()["fields"]] == [field]
+    assert "eve@" not in response.text  # the input is not echoed back
+    assert sum(stack.queue.counts().values()) == 0
+
+
+def test_a_user_may_write_only_to_their_own_address(stack: Stack) -> None:
+    other = stack.client.post("/notifications", json=BOB_NOTE, headers=stack.bearer)
+    assert other.status_code == 403, other.text
+    assert other.json()["fields"] == [{"field": "to", "message": "not your account's address"}]
+    same = NOTE | {"to": "ADA@Example.com", "body": "Line one\r\nLine two\tand a tab"}
+    assert stack.client.post("/notifications", json=same, headers=stack.bearer).status_code == 202
+    assert stack.queue.counts()["waiting"] == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{", b'{"to": 5}', json.dumps(NOTE | {"type": "pigeon"}).encode(), b"x" * 70_000],
+    ids=["not-json", "bad-field", "bad-enum", "too-large"],
+)
+@pytest.mark.parametrize("token", [None, "forged"])
+def test_a_stranger_gets_401_before_the_body_is_looked_at(
+    stack: Stack, body: bytes, token: str | None
+) -> None:
+    """Authentication first: a stranger learns nothing about the schema (no 422, 400, 413)."""
+    headers = {"Idempotency-Key": "not a safe key"}  # a bad header is not looked at either
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    response = stack.client.post("/notifications", content=body, headers=headers)
+    assert response.status_code == 401, response.text
+    assert "fields" not in response.json()
 
 
 def test_auth_down_is_503_with_a_clear_body(
@@ -168,5 +269,5 @@ def test_queue_down_is_503_and_nothing_is_lost_silently(unique_name: str, stack:
         response = client.post("/notifications", json=NOTE, headers=stack.bearer)
         assert response.status_code == 503
         assert "nothing was queued" in response.json()["error"]
-        assert client.get("/notifications/1").status_code == 503
+        assert client.get("/notifications/x-1", headers=stack.bearer).status_code == 503
         assert client.get("/health").status_code == 503

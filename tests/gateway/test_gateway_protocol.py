@@ -1,0 +1,216 @@
+"""The protocol rules of :mod:`launchpad.gateway.rules`, each with the RFC it comes from.
+
+Every finding is sent as raw bytes to the event-loop front, and so are its neighbours
+(other versions, other refused methods, other malformed authorities): a rule that holds
+for the one example an auditor tried but not the next is not a rule.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+from gateway_upstream import Upstream, header_values, raw_request, read_response
+from hypothesis import given
+from hypothesis import strategies as st
+
+from launchpad.gateway.rules import FORWARDED_METHODS, Limits, check_request, valid_host
+from launchpad.http.serve import RunningServer
+
+
+@pytest.fixture
+def front() -> str:
+    """These rules are the event-loop front's (the WSGI front is being removed)."""
+    return "event-loop"
+
+
+def _closed_after(sock: socket.socket) -> bool:
+    """True when the server closed the connection after its answer."""
+    sock.settimeout(5)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+@pytest.mark.parametrize("version", ["HTTP/2.0", "HTTP/3.0", "HTTP/1.2", "HTTP/0.9"])
+def test_versions_other_than_1_0_and_1_1_get_505(
+    gateway_server: RunningServer, upstream: Upstream, version: str
+) -> None:
+    """RFC 9110 §6.2 and §15.6.6: a version we do not speak is 505, framed as HTTP/1.1."""
+    request = f"GET /auth/echo {version}\r\nHost: gw\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", gateway_server.port), timeout=10) as sock:
+        sock.sendall(request)
+        head = sock.recv(65536)
+        # aiohttp's parser refuses some (HTTP/1.2) itself: 400, still in HTTP/1 framing.
+        assert head[:13] in (b"HTTP/1.1 505 ", b"HTTP/1.0 400 ", b"HTTP/1.1 400 "), head[:40]
+        assert _closed_after(sock) or head.endswith(b"}")
+    assert upstream.hits == 0
+
+
+@pytest.mark.parametrize("method", ["CONNECT", "TRACE"])
+def test_connect_and_trace_are_refused_not_forwarded(
+    gateway_server: RunningServer, upstream: Upstream, method: str
+) -> None:
+    """RFC 9110 §9.3.6/§9.3.8 and §15.5.6: known methods the gateway will not run: 405 + Allow."""
+    request = f"{method} /auth/x HTTP/1.1\r\nHost: gw\r\n\r\n".encode()
+    status, headers, _ = raw_request(gateway_server.port, request)
+    assert status == 405
+    assert headers["allow"] == ", ".join(FORWARDED_METHODS)
+    assert upstream.hits == 0
+
+
+@pytest.mark.parametrize("method", ["PROPFIND", "FOO", "BREW"])
+def test_unknown_methods_get_501(
+    gateway_server: RunningServer, upstream: Upstream, method: str
+) -> None:
+    """RFC 9110 §9.1: a method the server does not recognize is 501."""
+    status, _, _ = raw_request(
+        gateway_server.port, f"{method} /auth/x HTTP/1.1\r\nHost: gw\r\n\r\n".encode()
+    )
+    assert status in (400, 501)  # aiohttp's parser refuses some method names itself
+    assert upstream.hits == 0
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["evil example", "a/b", "user@gw", "gw:80/x", "gw:99999", "gw:x", "[::1", "gw\tx"],
+)
+def test_malformed_host_gets_400(
+    gateway_server: RunningServer, upstream: Upstream, host: str
+) -> None:
+    """RFC 9112 §3.2: a Host with an invalid value is 400, and it is not forwarded."""
+    status, _, _ = raw_request(
+        gateway_server.port, f"GET /auth/echo HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    )
+    assert status == 400
+    assert upstream.hits == 0
+
+
+def test_host_missing_or_twice_gets_400(gateway_server: RunningServer, upstream: Upstream) -> None:
+    """RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host; HTTP/1.0 may have none."""
+    port = gateway_server.port
+    assert raw_request(port, b"GET /auth/echo HTTP/1.1\r\n\r\n")[0] == 400
+    assert raw_request(port, b"GET /auth/echo HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")[0] == 400
+    assert upstream.hits == 0
+    assert raw_request(port, b"GET /auth/echo HTTP/1.0\r\n\r\n")[0] == 200
+
+
+@pytest.mark.parametrize("host", ["gw", "gw:3000", "127.0.0.1:80", "[::1]:3000", "a.b-c_d"])
+def test_well_formed_hosts_pass(gateway_server: RunningServer, host: str) -> None:
+    status, _, _ = raw_request(
+        gateway_server.port, f"GET /auth/echo HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    )
+    assert status == 200
+
+
+def test_http_1_0_with_transfer_encoding_is_refused_and_closed(
+    gateway_server: RunningServer, upstream: Upstream
+) -> None:
+    """RFC 9112 §6.1: HTTP/1.0 plus Transfer-Encoding is faulty framing: close after it."""
+    request = (
+        b"POST /auth/echo HTTP/1.0\r\nHost: gw\r\nConnection: keep-alive\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", gateway_server.port), timeout=10) as sock:
+        sock.sendall(request)
+        status, _, _ = read_response(sock)
+        assert status == 400
+        assert _closed_after(sock)
+    assert upstream.hits == 0
+
+
+def test_no_100_continue_for_http_1_0(gateway_server: RunningServer) -> None:
+    """RFC 9110 §15.2: a server must not send a 1xx answer to an HTTP/1.0 client."""
+    request = (
+        b"POST /auth/echo HTTP/1.0\r\nHost: gw\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", gateway_server.port), timeout=10) as sock:
+        sock.sendall(request)
+        sock.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            sock.recv(100)  # nothing: no "100 Continue", the gateway waits for the body
+        sock.settimeout(10)
+        sock.sendall(b"hello")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.0 200 ") or data.startswith(b"HTTP/1.1 200 ")
+    assert b"100 Continue" not in data
+
+
+def test_100_continue_still_goes_to_http_1_1(gateway_server: RunningServer) -> None:
+    request = (
+        b"POST /auth/echo HTTP/1.1\r\nHost: gw\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", gateway_server.port), timeout=10) as sock:
+        sock.sendall(request)
+        assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(b"hello")
+        assert read_response(sock)[0] == 200
+
+
+def test_utf8_header_bytes_cross_verbatim_both_ways(gateway_server: RunningServer) -> None:
+    """RFC 9110 §5.5: field values are opaque bytes; UTF-8 is neither re-encoded nor mangled."""
+    value = "Zoë ☕".encode()
+    request = b"GET /auth/echo HTTP/1.1\r\nHost: gw\r\nx-name: " + value + b"\r\n\r\n"
+    status, _, body = raw_request(gateway_server.port, request)
+    assert status == 200
+    [seen] = header_values(json.loads(body), "x-name")
+    assert seen.encode("latin-1") == value  # the upstream got the very bytes
+    with socket.create_connection(("127.0.0.1", gateway_server.port), timeout=10) as sock:
+        sock.sendall(b"GET /auth/utf8 HTTP/1.1\r\nHost: gw\r\n\r\n")
+        head = sock.recv(65536)
+    assert b"\r\nx-name: " + "café ☕".encode() + b"\r\n" in head.replace(b"X-Name", b"x-name")
+
+
+def test_a_header_that_is_not_utf8_is_refused(
+    gateway_server: RunningServer, upstream: Upstream
+) -> None:
+    request = b"GET /auth/echo HTTP/1.1\r\nHost: gw\r\nx-name: caf\xe9\r\n\r\n"
+    assert raw_request(gateway_server.port, request)[0] == 400
+    assert upstream.hits == 0
+
+
+def test_header_section_over_the_cap_gets_431(
+    gateway_server: RunningServer, upstream: Upstream
+) -> None:
+    """RFC 6585 §5: 431 for a header section over the cap (32 KB: nginx's 4 x 8 KB)."""
+    lines = b"".join(b"x-pad-%d: %s\r\n" % (i, b"a" * 4000) for i in range(9))  # ~36 KB
+    status, _, _ = raw_request(
+        gateway_server.port, b"GET /auth/echo HTTP/1.1\r\nHost: gw\r\n" + lines + b"\r\n"
+    )
+    assert status == 431
+    lines = b"".join(b"x-pad-%d: %s\r\n" % (i, b"a" * 4000) for i in range(7))  # ~28 KB
+    status, _, _ = raw_request(
+        gateway_server.port, b"GET /auth/echo HTTP/1.1\r\nHost: gw\r\n" + lines + b"\r\n"
+    )
+    assert status == 200
+    assert upstream.hits == 1
+
+
+def test_one_header_line_over_8_kb_gets_431(gateway_server: RunningServer) -> None:
+    request = b"GET /auth/echo HTTP/1.1\r\nHost: gw\r\nx-big: " + b"a" * 9000 + b"\r\n\r\n"
+    assert raw_request(gateway_server.port, request)[0] == 431
+
+
+# -- the pure rules, without a socket -------------------------------------------------
+
+
+@given(st.binary(max_size=40))
+def test_a_valid_host_never_holds_a_space_slash_or_at(value: bytes) -> None:
+    if valid_host(value):
+        assert not set(value.strip(b" \t")) & set(b" /@\t\r\n\\?#")
+
+
+@given(st.sampled_from(["GET", "POST", "CONNECT", "TRACE", "X"]), st.integers(0, 3),
+       st.integers(0, 9))  # fmt: skip
+def test_check_request_forwards_only_known_methods_and_versions(
+    method: str, major: int, minor: int
+) -> None:
+    refusal = check_request(method, (major, minor), [(b"Host", b"gw")], Limits(), "/")
+    if refusal is None:
+        assert method in FORWARDED_METHODS and (major, minor) in ((1, 0), (1, 1))
+    elif (major, minor) not in ((1, 0), (1, 1)):
+        assert refusal.status == 505 and refusal.close
