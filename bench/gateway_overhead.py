@@ -4,9 +4,7 @@ One run, one upstream (a small Node server when Node is here, else a stdlib Pyth
 the same clients for every target:
 
 - **direct**: the upstream itself, the baseline;
-- **ours (WSGI on werkzeug)**: ``launchpad.gateway.Gateway``, a WSGI app, on ``serve()``'s
-  default threaded werkzeug server (``launchpad.http.serve``): a reference point;
-- **ours (event loop)**: the same ``Gateway`` decisions served by aiohttp on one asyncio
+- **ours (event loop)**: ``launchpad.gateway.Gateway``'s decisions served by aiohttp on one asyncio
   event loop (``serve_gateway()`` in ``launchpad.gateway.server``), as ``launchpad up``
   runs it;
 - **seed (express + hpm)**: the seed lesson's own gateway, Express + http-proxy-middleware
@@ -20,7 +18,7 @@ through it each way. Load comes from ``wrk`` when installed and always from a Py
 keep-alive client (``http.client``, one connection per thread); both are reported.
 A last table holds the event-loop front against the seed's gateway on each of those
 figures (added p50 and p99, requests/s at 1 and 16 connections, CPU per request, RSS
-growth down and up), with the WSGI front beside it for reference.
+growth down and up).
 
 Usage::
 
@@ -62,8 +60,8 @@ PEERS = HERE / "peers"
 PIECE = b"x" * 65536
 MB = 1024 * 1024
 
-# Our two fronts, by the name --ours takes: the same Gateway decisions on each.
-OURS = {"wsgi": "ours (WSGI on werkzeug)", "event-loop": "ours (event loop)"}
+# Our gateway's front, by the name --ours takes (it has one: the event loop).
+OURS = {"event-loop": "ours (event loop)"}
 EVENT_LOOP = OURS["event-loop"]  # what `launchpad up` runs: the one held against the seed
 SEED = "seed (express + hpm)"
 
@@ -440,9 +438,6 @@ def _fmt(value: Any, digits: int = 2) -> str:
 
 TARGET_NOTES = {
     "direct": "the upstream itself, no gateway: the baseline",
-    OURS["wsgi"]: "launchpad.gateway's Gateway as a WSGI app on serve()'s default server "
-    "(werkzeug's threaded server: a thread per connection, and the client connection is "
-    "closed after every response); a reference point, not what `launchpad up` runs",
     EVENT_LOOP: "the same Gateway decisions served by aiohttp on one asyncio event loop "
     "(serve_gateway() in launchpad.gateway.server): client keep-alive, a pool of kept-alive "
     "upstream connections, no thread per request; this is what `launchpad up` runs",
@@ -467,9 +462,8 @@ def _compare(value: float, base: float, lower: bool) -> tuple[str, bool]:
 def verdict(targets: list[Target], use_wrk: bool, mb: int) -> list[str]:
     """Ours against the seed's gateway on every figure the issue names, in this run.
 
-    The event-loop front (what ``launchpad up`` runs) comes first; the WSGI front, when it
-    ran, is shown beside it for reference. The line under the table counts the figures on
-    which the event-loop front is ahead of the seed (by more than 5%).
+    The event-loop front is what ``launchpad up`` runs. The line under the table counts
+    the figures on which it is ahead of the seed (by more than 5%).
     """
     by_name = {t.name: t.results for t in targets}
     seed = by_name.get(SEED)
@@ -573,8 +567,8 @@ def write_markdown(path: Path, targets: list[Target], meta: dict[str, Any]) -> s
     lines += ["", "## Notes", ""]
     lines += [f"- {note}" for note in meta["notes"]] or ["- nothing was skipped"]
     lines += [
-        "- Both of our fronts serve the same Gateway (same routes, same decisions) from a "
-        "process of their own (this file, --serve-ours), with logs off; CPU and RSS figures "
+        "- Our gateway runs in a "
+        "process of its own (this file, --serve-ours), with logs off; CPU and RSS figures "
         "are that process's alone.",
         "- *added* (Python client): requests to all targets take turns, and each request's "
         "time is paired with the direct request just before it; p50/p99 of those differences. "
@@ -791,21 +785,17 @@ def serve_upstream() -> None:
 
 
 def serve_ours(front: str, upstream: str) -> None:
-    """Our gateway on one of its two fronts, logs off; prints ``listening PORT``."""
+    """Our gateway on its event-loop front, logs off; prints ``listening PORT``."""
     sys.path.insert(0, str(ROOT))
     from launchpad.gateway import Gateway, Route
     from launchpad.logging import configure_logging
 
     configure_logging("off")
     gateway = Gateway([Route("/auth", upstream), Route("/notifications", upstream)])
-    if front == "event-loop":
-        from launchpad.gateway.server import serve_gateway
+    from launchpad.gateway.server import serve_gateway
 
-        running = serve_gateway(gateway)  # as `launchpad up` runs it
-    else:
-        from launchpad.http.serve import serve
-
-        running = serve(gateway, name="gateway")  # serve()'s default: werkzeug, threaded
+    assert front == "event-loop", front
+    running = serve_gateway(gateway)  # as `launchpad up` runs it
     print(f"listening {running.port}", flush=True)
     sys.stdin.read()
     running.stop()
@@ -833,7 +823,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--upstream", choices=["auto", "node", "python"], default="auto")
     parser.add_argument("--ours", type=_fronts, default=list(OURS),
                         help="our gateway's fronts to measure, comma-separated: "
-                        "wsgi, event-loop (default: both)")  # fmt: skip
+                        "event-loop (the only one; default)")  # fmt: skip
     parser.add_argument("--seconds", type=float, help="length of each load run")
     parser.add_argument("--rounds", type=int, help="rounds of load runs (median is kept)")
     parser.add_argument("--latency-count", type=int, help="requests per target for latency")

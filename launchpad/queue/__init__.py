@@ -10,7 +10,7 @@ worker dies.
 """
 
 from launchpad.queue.backoff import Backoff
-from launchpad.queue.errors import InvalidJobId, QueueError, UnrecoverableError
+from launchpad.queue.errors import InvalidJobId, QueueError, QueueUnavailable, UnrecoverableError
 from launchpad.queue.job import Job, JobState
 from launchpad.queue.queue import Queue
 from launchpad.queue.worker import Worker
@@ -22,6 +22,7 @@ __all__ = [
     "JobState",
     "Queue",
     "QueueError",
+    "QueueUnavailable",
     "UnrecoverableError",
     "Worker",
 ]

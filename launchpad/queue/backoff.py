@@ -43,7 +43,7 @@ class Backoff:
 
 
 def parse_backoff(spec: Any) -> Backoff | None:
-    """Check a backoff option and return it as a :class:`Backoff` (``None``: retry at once).
+    """Check a backoff option and return it as a ``Backoff`` (``None``: retry at once).
 
     Accepts ``None``, a number (a fixed delay in ms), or a dict with ``type``
     (``"fixed"`` | ``"exponential"``), ``delay`` (ms, >= 0) and optional ``jitter`` (0..1).

@@ -4,8 +4,13 @@ On a Redis server an idle worker sends ``BLMOVE wait active RIGHT LEFT timeout``
 answers the moment a job is pushed: no polling. The embedded Redis (fakeredis) answers
 such a command at once, blocking or not, so here, and only here, embedded Redis gets a
 stand-in: try a plain ``LMOVE``, and when the list is empty wait on a condition that
-``Queue.add`` notifies (with a short timeout, for jobs pushed by a retry or a promotion).
+``Queue.add`` and the worker notify after their scripts (with a short timeout as a backstop).
 The contract tests run the same worker code on both, so a difference would show.
+
+A blocking read must never trip the client's own socket timeout (redis-py 8 sets 5 s on
+every connection, redis-py 5 none): the wait gets a connection of its own whose socket
+timeout is longer than the longest block, so an idle worker neither logs a timeout nor
+reconnects, whatever ``drain_delay`` is.
 """
 
 from __future__ import annotations
@@ -18,9 +23,13 @@ from typing import Any
 import redis
 from redis.cluster import RedisCluster
 
+from launchpad.queue.keys import QueueKeys
 from launchpad.redis import is_embedded
 
 __all__ = ["BlockingMove", "notify_embedded_arrival"]
+
+SOCKET_MARGIN_S = 5.0
+"""How much longer than the longest block the blocking connection waits for a reply."""
 
 EMBEDDED_POLL_S = 0.05
 """Longest an embedded-Redis worker sleeps before looking again (jobs pushed by scripts)."""
@@ -35,15 +44,17 @@ def notify_embedded_arrival() -> None:
 
 
 class BlockingMove:
-    """Moves one job id from ``src`` to ``dst``, waiting up to a timeout for one to arrive.
+    """Moves one job id from a queue's `wait` to its `active`, waiting up to a timeout.
 
     ``interrupt()`` (from another thread) makes a waiting ``move()`` return ``None`` soon:
     on a server (or the cluster node that holds the queue) with ``CLIENT UNBLOCK``, on
-    embedded Redis with the condition.
+    embedded Redis with the condition. ``longest_block_s`` caps every wait, and the
+    blocking connection's socket timeout is set above it.
     """
 
-    def __init__(self, conn: Any, src: str, dst: str) -> None:
-        self.conn, self.src, self.dst = conn, src, dst
+    def __init__(self, conn: Any, keys: QueueKeys, longest_block_s: float) -> None:
+        self.conn, self.src, self.dst = conn, keys.key("wait"), keys.key("active")
+        self.longest_block_s = longest_block_s
         self.embedded = is_embedded(conn)
         self._interrupted = False
         self._client: redis.Redis | None = None  # a connection of its own, to unblock by id
@@ -59,15 +70,20 @@ class BlockingMove:
             else:
                 self._node_client = self.conn
             assert self._node_client is not None
-            client = redis.Redis(
-                connection_pool=self._node_client.connection_pool, single_connection_client=True
-            )
+            shared = self._node_client.connection_pool
+            kwargs = dict(shared.connection_kwargs)
+            limit = kwargs.get("socket_timeout")
+            if limit is not None:  # never shorter than a block: the server answers first
+                kwargs["socket_timeout"] = max(limit, self.longest_block_s + SOCKET_MARGIN_S)
+            own = redis.ConnectionPool(connection_class=shared.connection_class, **kwargs)
+            client = redis.Redis(connection_pool=own, single_connection_client=True)
             self._client_id = int(client.client_id())  # type: ignore[arg-type,unused-ignore]
             self._client = client
         return self._client
 
     def move(self, timeout_s: float) -> str | None:
         """The id moved, or ``None`` when nothing arrived within ``timeout_s`` seconds."""
+        timeout_s = min(timeout_s, self.longest_block_s)
         if self.embedded:
             return self._move_embedded(timeout_s)
         client = self._blocking_client()
@@ -95,6 +111,15 @@ class BlockingMove:
                 _arrival.wait(min(remaining, EMBEDDED_POLL_S))
         return None
 
+    def nudge(self) -> None:
+        """After a script that may have pushed a wake-up marker: embedded waiters look now.
+
+        A server wakes a blocked ``BLMOVE`` by itself; on embedded Redis this saves the
+        waiter up to ``EMBEDDED_POLL_S``.
+        """
+        if self.embedded:
+            notify_embedded_arrival()
+
     def interrupt(self) -> None:
         """Make a waiting ``move()`` return ``None`` soon, and every later one at once.
 
@@ -110,6 +135,7 @@ class BlockingMove:
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
+            self._client.connection_pool.disconnect()
         self._client = self._node_client = self._client_id = None
 
 

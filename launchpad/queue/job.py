@@ -1,6 +1,6 @@
 """A job: what to do (name + data), how hard to try (opts), and what happened so far.
 
-A :class:`Job` is a snapshot read from Redis: it does not update itself. Ask the queue
+A ``Job`` is a snapshot read from Redis: it does not update itself. Ask the queue
 again (``queue.get_job(id)``) to see later changes.
 """
 
@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-__all__ = ["Job", "JobState"]
+__all__ = ["DEFAULT_OPTS", "Job", "JobState"]
+
+DEFAULT_OPTS: dict[str, Any] = {"attempts": 1, "backoff": None, "delay": 0}
+"""A job's opts unless it says otherwise; the stored JSON leaves these out."""
 
 
 class JobState(str, Enum):
@@ -71,13 +74,13 @@ class Job:
 
     @classmethod
     def from_record(cls, job_id: str, record: str, **fields: Any) -> Job:
-        """Build a job from the JSON stored at add (see ``Queue._record``) plus ``fields``."""
+        """Build a job from the JSON stored at add (see ``Queue._prepare``) plus ``fields``."""
         stored = json.loads(record)
         return cls(
             id=job_id,
             name=stored["name"],
             data=stored["data"],
-            opts=stored.get("opts", {}),
+            opts={**DEFAULT_OPTS, **stored.get("opts", {})},
             correlation_id=stored.get("cid"),
             **fields,
         )

@@ -1,6 +1,6 @@
 """``launchpad worker MODULE:FUNCTION``: run a queue worker from the command line.
 
-The processor is any importable function that takes a :class:`Job`. While it works the
+The processor is any importable function that takes a ``Job``. While it works the
 command shows a live view: jobs per state, jobs per second, and the jobs in hand.
 Ctrl-C (or SIGTERM) stops fetching, lets the jobs in hand finish, and exits 0.
 """

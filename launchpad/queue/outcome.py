@@ -1,7 +1,13 @@
 """One run of a processor, and what it produced: a result, or an error and its stack.
 
-The worker calls :func:`run_processor` inside the job's correlation id and then hands the
-:class:`Outcome` to the ``move_to_finished`` script. Nothing here talks to Redis.
+The worker calls ``run_processor()`` inside the job's correlation id and then hands the
+``Outcome`` to the ``move_to_finished`` script. Nothing here talks to Redis.
+
+Whatever a processor raises is caught here, ``BaseException`` included, so a slot thread
+never dies with a job in hand (its lock would be renewed for ever). Two kinds are told
+apart: ``KeyboardInterrupt`` and ``SystemExit`` mean "stop this process", so the run is
+*interrupted* (the job goes back to wait and the worker stops); anything else, such as
+``asyncio.CancelledError``, fails the attempt like an ordinary exception.
 """
 
 from __future__ import annotations
@@ -43,9 +49,15 @@ class Outcome:
     def unrecoverable(self) -> bool:
         return isinstance(self.error, UnrecoverableError)
 
+    @property
+    def interrupted(self) -> bool:
+        """The processor asked the process to stop: the run did not finish, through no fault
+        of the job's, so the job goes back to wait and the worker stops."""
+        return isinstance(self.error, (KeyboardInterrupt, SystemExit))
+
 
 def run_processor(processor: Processor, job: Job) -> Outcome:
-    """Call ``processor(job)``; an exception fails the run.
+    """Call ``processor(job)``; anything it raises (``BaseException`` too) ends the run.
 
     A result that is not JSON-serialisable fails the job for good (``UnrecoverableError``):
     running it again would repeat its side effects and return the same kind of value.
@@ -55,12 +67,21 @@ def run_processor(processor: Processor, job: Job) -> Outcome:
     try:
         outcome.result = processor(job)
         outcome.value = _result_json(outcome.result)
-    except Exception as exc:
+    except BaseException as exc:  # not only Exception: see the module docstring
         outcome.error = exc
-        outcome.value = str(exc) or type(exc).__name__
+        outcome.value = _reason(exc)
         outcome.stack = "".join(traceback.format_exception(exc))[-MAX_STACK_CHARS:]
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def _reason(exc: BaseException) -> str:
+    """The failure reason stored with the job: the message, and the type where it is not an
+    ``Exception`` (``SystemExit: 3`` says more than ``3``)."""
+    text, kind = str(exc), type(exc).__name__
+    if isinstance(exc, Exception):
+        return text or kind
+    return f"{kind}: {text}" if text else kind
 
 
 def _result_json(result: Any) -> str:

@@ -23,14 +23,15 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
+import redis
 from pydantic import BaseModel
 
 from launchpad.correlation import current_correlation_id
 from launchpad.logging import get_logger
 from launchpad.queue.backoff import parse_backoff
 from launchpad.queue.blocking import notify_embedded_arrival
-from launchpad.queue.errors import InvalidJobId
-from launchpad.queue.job import Job, JobState
+from launchpad.queue.errors import InvalidJobId, QueueUnavailable
+from launchpad.queue.job import DEFAULT_OPTS, Job, JobState
 from launchpad.queue.keys import QueueKeys
 from launchpad.queue.scripts import Scripts
 from launchpad.redis import create_redis_connection, is_embedded
@@ -141,13 +142,15 @@ class Queue:
 
     @lru_cache(maxsize=256)  # noqa: B019 - a few option sets per queue; the queue lives long
     def _options(self, attempts: Any, backoff: Any, delay: Any) -> tuple[dict[str, Any], str]:
-        """Checked opts (falling back to the queue's defaults) and their JSON, cached."""
+        """Checked opts (falling back to the queue's defaults), and their part of the stored
+        JSON, cached: only what differs from ``DEFAULT_OPTS`` is stored (Redis bytes per job)."""
         defaults = self.default_job_options
         bo = parse_backoff(backoff) if backoff is not None else defaults["backoff"]
         first_delay = _delay(delay if delay is not None else defaults["delay"])
         tries = _attempts(attempts if attempts is not None else defaults["attempts"])
         opts = {"attempts": tries, "backoff": bo.as_dict() if bo else None, "delay": first_delay}
-        return opts, _JSON.encode(opts)
+        lean = {key: value for key, value in opts.items() if value != DEFAULT_OPTS[key]}
+        return opts, f',"opts":{_JSON.encode(lean)}' if lean else ""
 
     def _prepare(
         self, name: Any, data: Any, job_id: Any, attempts: Any, backoff: Any, delay: Any
@@ -164,9 +167,9 @@ class Queue:
             opts, opts_json = Queue._options.__wrapped__(self, attempts, backoff, delay)
         cid = current_correlation_id()
         # The data is already JSON text: splice it in rather than parse and dump it again.
-        record = (
-            f'{{"name":{_quoted(name)},"data":{payload},"opts":{opts_json},"cid":{_quoted(cid)}}}'
-        )
+        # Defaults and a missing correlation id are left out (see Job.from_record).
+        cid_json = f',"cid":{_quoted(cid)}' if cid is not None else ""
+        record = f'{{"name":{_quoted(name)},"data":{payload}{opts_json}{cid_json}}}'
         checked_id = "" if job_id is None else _check_job_id(job_id)
         job = Job(id=checked_id, name=name, data=data, opts=dict(opts), correlation_id=cid)
         return (checked_id, record, opts["delay"]), job
@@ -205,9 +208,17 @@ class Queue:
             attempts: runs allowed in all (1 = no retry).
             backoff: wait between attempts: ``{"type": "fixed"|"exponential", "delay": ms}``.
             delay: ms to wait before the first run.
+
+        Raises:
+            QueueUnavailable: Redis cannot be reached or did not answer in time; the job
+                may or may not have been added (add it again with its ``job_id``).
         """
         args, job = self._prepare(name, data, job_id, attempts, backoff, delay)
-        job = self._job_from_add(self.scripts.run("add_job", *args)[0], job)
+        try:
+            reply = self.scripts.run("add_job", *args)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            raise QueueUnavailable(f"queue {self.name!r}: {exc}") from exc
+        job = self._job_from_add(reply[0], job)
         self._after_add([job])
         return job
 

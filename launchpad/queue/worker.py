@@ -3,11 +3,16 @@
 A worker runs ``concurrency`` jobs at once, each in its own thread. One more thread
 fetches jobs while a slot is free (blocking on Redis when the queue is empty), and one
 keeps house: it renews the locks of the jobs in hand and puts back jobs whose worker
-died (stalled). A busy slot needs one round trip per job: the script that records a
-result also hands out the next job.
+died (stalled). A busy slot needs one round trip per job, on a connection of its own: the
+script that records a result also hands out the next job.
 
 Delivery is at least once: a worker can die after the side effect and before the
 result is recorded, and then the job runs again. Make processors idempotent.
+
+No job is held for ever: whatever a processor raises, ``BaseException`` included, ends
+its run and frees its slot (see ``outcome.py``). ``KeyboardInterrupt`` or ``SystemExit``
+from a processor puts its job back in wait (no attempt counted) and stops the worker like
+``stop()``; ``run()`` then raises that exception once the other jobs in hand are done.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from launchpad.correlation import correlation_scope
@@ -30,6 +34,8 @@ from launchpad.queue.blocking import BlockingMove
 from launchpad.queue.job import Job, JobState
 from launchpad.queue.outcome import Outcome, Processor, retention, run_processor
 from launchpad.queue.queue import Queue
+from launchpad.queue.report import Callback, report
+from launchpad.queue.scripts import Lane
 
 __all__ = ["Processor", "Worker"]
 
@@ -41,7 +47,7 @@ class Worker:
 
     Args:
         queue: the queue to work on (its connection is used).
-        processor: called with each :class:`Job`; its return value (JSON-serialisable) is
+        processor: called with each ``Job``; its return value (JSON-serialisable) is
             stored; an exception fails the attempt, ``UnrecoverableError`` fails the job.
         concurrency: jobs run at once, each in its own thread.
         lock_duration: ms a job stays locked without renewal; renewed every half of it.
@@ -51,7 +57,7 @@ class Worker:
             becomes free), an int keeps the newest N, ``None`` keeps all.
         on_completed / on_failed: called as ``(job, result)`` / ``(job, error)`` after the
             outcome is stored (on_failed also for an attempt that will be retried).
-        drain_delay: ms an idle worker blocks on Redis before it looks at delayed jobs again.
+        drain_delay: longest ms an idle worker blocks on Redis at once; a job due sooner wakes it.
     """
 
     def __init__(
@@ -65,8 +71,8 @@ class Worker:
         max_stalled_count: int = 1,
         remove_on_complete: bool | int | None = None,
         remove_on_fail: bool | int | None = None,
-        on_completed: Callable[[Job, Any], None] | None = None,
-        on_failed: Callable[[Job, BaseException], None] | None = None,
+        on_completed: Callback | None = None,
+        on_failed: Callback | None = None,
         drain_delay: int = 1000,
     ) -> None:
         if concurrency < 1:
@@ -98,9 +104,8 @@ class Worker:
         self._killed = False
         self._started = False
         self._due_in: int | None = None  # after an empty fetch: ms to the next delayed job
-        self._mover = BlockingMove(
-            queue.connection, queue.key_names.key("wait"), queue.key_names.key("active")
-        )
+        self.interruption: BaseException | None = None  # KeyboardInterrupt/SystemExit seen
+        self._mover = BlockingMove(queue.connection, queue.key_names, drain_delay / 1000)
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -132,6 +137,11 @@ class Worker:
         Signals are handled only when called from the main thread. The first signal stops
         fetching and lets the jobs in hand finish; a second one acts as usual (e.g. Ctrl-C
         raises KeyboardInterrupt).
+
+        Raises:
+            KeyboardInterrupt | SystemExit: a processor (or callback) raised it; the worker
+                stopped as on a signal, and the exception goes on to the caller as it would
+                have without a worker in between.
         """
         previous: dict[signal.Signals, Any] = {}
         if threading.current_thread() is threading.main_thread():
@@ -144,12 +154,13 @@ class Worker:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+        if self.interruption is not None:
+            raise self.interruption
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         log.info("signal received: finishing jobs in hand", extra={"signal": signum})
-        signal.signal(
-            signum, signal.SIG_DFL if signum == signal.SIGTERM else signal.default_int_handler
-        )
+        default = signal.SIG_DFL if signum == signal.SIGTERM else signal.default_int_handler
+        signal.signal(signum, default)
         self.stop()
 
     def stop(self) -> None:
@@ -190,6 +201,11 @@ class Worker:
         with self._in_hand_lock:
             return list(self._in_hand.values())
 
+    def _holds(self, job: Job) -> bool:
+        """True while this run of ``job`` is in hand (it leaves before its result is sent)."""
+        with self._in_hand_lock:
+            return self._in_hand.get(job.id) is job
+
     # --- threads ---------------------------------------------------------------------------
 
     def _fetcher(self, slots: list[threading.Thread]) -> None:
@@ -224,21 +240,30 @@ class Worker:
 
     def _slot(self) -> None:
         """Run jobs handed over by the fetcher; keep going while finishing yields a next job."""
+        lane = self._scripts.lane()  # this slot's own connection for its finish+next calls
         while True:
             job = self._handoff.get()
             if job is None:
+                lane.close()
                 return
             next_job: Job | None = job
-            while next_job is not None:
-                current, next_job = next_job, None
-                try:
-                    next_job = self._work(current)
-                except Exception as exc:  # Redis went away while we recorded the outcome
-                    log.error(
-                        "could not record the job's outcome; it runs again once its lock expires",
-                        extra={"queue": self.queue.name, "job_id": current.id, "error": str(exc)},
-                    )
-            self._free.release()
+            try:
+                while next_job is not None:
+                    current, next_job = next_job, None
+                    try:
+                        next_job = self._work(current, lane)
+                    except Exception as exc:  # Redis went away while we recorded the outcome
+                        log.error(
+                            "could not record the job's outcome; "
+                            "it runs again once its lock expires",
+                            extra={
+                                "queue": self.queue.name,
+                                "job_id": current.id,
+                                "error": str(exc),
+                            },
+                        )
+            finally:
+                self._free.release()
 
     def _housekeeping(self) -> None:
         """Renew locks every lock_duration/2 and check for stalled jobs every stalled_interval."""
@@ -250,8 +275,9 @@ class Worker:
             try:
                 if now >= next_renew:
                     next_renew = now + renew_every
+                    held = self.jobs_in_hand()
                     housekeeping.renew_locks(
-                        self._scripts, self.queue.name, self.jobs_in_hand(), self.lock_duration
+                        self._scripts, self.queue.name, held, self.lock_duration, self._holds
                     )
                 if now >= next_check:
                     next_check = now + self.stalled_interval / 1000
@@ -315,74 +341,58 @@ class Worker:
 
     # --- one job ---------------------------------------------------------------------------
 
-    def _work(self, job: Job) -> Job | None:
+    def _work(self, job: Job, lane: Lane) -> Job | None:
         """Run one job and store its outcome; returns the next job if the script handed one."""
         # A job added outside any request has no id: give the run one, so its lines join up.
         with correlation_scope(job.correlation_id or f"run-{job.token}"):
-            fields: dict[str, Any] = {
-                "queue": self.queue.name,
-                "job_id": job.id,
-                "job_name": job.name,
-            }
+            fields: dict[str, Any] = {"queue": self.queue.name, "job_id": job.id}
+            fields["job_name"] = job.name
             if log.isEnabledFor(logging.INFO):
                 log.info("job started", extra={**fields, "attempt": job.attempts_made + 1})
             outcome = run_processor(self.processor, job)
             if self._killed:
                 return None  # "dead": never acknowledge
-            reply, next_token = self._finish(job, outcome)
+            if outcome.interrupted:
+                self._interrupt(outcome.error)  # before _finish: it must not fetch a next job
+            reply, next_token = self._finish(job, outcome, lane)
             fields["duration_ms"] = round(outcome.seconds * 1000, 1)
             if reply[0] == "lost":
                 log.warning("lock lost: result discarded (the job was put back)", extra=fields)
                 return None
-            with self._in_hand_lock:  # `+=` from several slot threads needs a lock
-                self.processed += 1
-            self._report(job, outcome, reply, fields)
+            if reply[0] != "returned":
+                with self._in_hand_lock:  # `+=` from several slot threads needs a lock
+                    self.processed += 1
+            job.attempts_made = int(reply[1])
+            stop = report(job, outcome, reply[0], fields, self.on_completed, self.on_failed)
+            if stop is not None:
+                self._interrupt(stop)
         if len(reply) > 3:
             next_job, _ = self._take(reply[2:], next_token)
             return next_job
         return None
 
-    def _finish(self, job: Job, outcome: Outcome) -> tuple[list[Any], str]:
+    def _finish(self, job: Job, outcome: Outcome, lane: Lane) -> tuple[list[Any], str]:
         """Record the run (and take the next job, unless stopping): one round trip."""
         backoff = parse_backoff(job.opts.get("backoff"))
         delay = backoff.delay_for(job.attempts_made + 1) if backoff and not outcome.ok else 0
         job.state = JobState.DELAYED if delay > 0 else JobState.WAITING  # if it is retried
+        status = "returned" if outcome.interrupted else "completed" if outcome.ok else "failed"
         next_token = self._token()
-        try:
-            reply = self._scripts.run(
-                "move_to_finished", job.id, job.token,
-                "completed" if outcome.ok else "failed", outcome.value, outcome.stack,
-                job.attempts, delay, int(outcome.unrecoverable),
-                self.keep_completed, self.keep_failed,
-                int(not self._stopping.is_set()), next_token, self.lock_duration,
-            )  # fmt: skip
-        finally:
-            with self._in_hand_lock:
-                self._in_hand.pop(job.id, None)
+        # out of hand BEFORE the result is sent: see housekeeping.renew_locks
+        with self._in_hand_lock:
+            self._in_hand.pop(job.id, None)
+        reply = lane.run(
+            "move_to_finished", job.id, job.token,
+            status, outcome.value, outcome.stack,
+            job.attempts, delay, int(outcome.unrecoverable),
+            self.keep_completed, self.keep_failed,
+            int(not self._stopping.is_set()), next_token, self.lock_duration,
+        )  # fmt: skip
+        self._mover.nudge()  # the script may have pushed a wake-up marker (embedded Redis)
         return reply, next_token
 
-    def _report(self, job: Job, outcome: Outcome, reply: list[Any], fields: dict[str, Any]) -> None:
-        """Update the local ``job``, log the outcome, call the callback."""
-        result, job.attempts_made = reply[0], int(reply[1])
-        if result == "completed":
-            job.state, job.return_value = JobState.COMPLETED, outcome.result
-            log.info("job completed", extra=fields)
-            self._callback(self.on_completed, job, outcome.result)
-            return
-        assert outcome.error is not None
-        job.failed_reason = outcome.value
-        if result == "failed":
-            job.state = JobState.FAILED
-        log.warning(
-            "job failed" if result == "failed" else "attempt failed: will retry",
-            extra={**fields, "reason": job.failed_reason, "attempts_made": job.attempts_made},
-        )
-        self._callback(self.on_failed, job, outcome.error)
-
-    def _callback(self, callback: Callable[[Job, Any], None] | None, job: Job, value: Any) -> None:
-        if callback is None:
-            return
-        try:
-            callback(job, value)
-        except Exception as exc:
-            log.error("worker callback raised", extra={"job_id": job.id, "error": repr(exc)})
+    def _interrupt(self, exc: BaseException | None) -> None:
+        """A processor or callback raised KeyboardInterrupt/SystemExit: stop as on a signal."""
+        if self.interruption is None:
+            self.interruption = exc
+        self.stop()

@@ -25,6 +25,7 @@ def test_the_public_names_are_exactly_these() -> None:
         "JobState",
         "Queue",
         "QueueError",
+        "QueueUnavailable",
         "UnrecoverableError",
         "Worker",
     ]

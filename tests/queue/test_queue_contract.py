@@ -16,6 +16,7 @@ from queue_helpers import finish, stall_check, take, wait_until, where
 from launchpad.correlation import correlation_scope, current_correlation_id
 from launchpad.logging import CollectingHandler, get_logger
 from launchpad.queue import InvalidJobId, Job, JobState, UnrecoverableError
+from launchpad.queue.scripts import Lane
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -334,18 +335,23 @@ def test_every_key_of_a_queue_is_in_one_cluster_slot(backend_conn: Any, make_que
 
 
 def test_a_busy_worker_needs_about_one_round_trip_per_job(
-    backend_conn: Any, make_queue: Any, workers: Any
+    backend_conn: Any, make_queue: Any, workers: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     q = make_queue(backend_conn)
     q.add_bulk([{"name": "n", "data": i} for i in range(100)])
     calls: list[str] = []
-    run = q.scripts.run
+    run, lane_run = q.scripts.run, Lane.run
 
     def counting_run(name: str, *args: Any, **kwargs: Any) -> Any:
         calls.append(name)
         return run(name, *args, **kwargs)
 
+    def counting_lane_run(lane: Lane, name: str, *args: Any) -> Any:
+        calls.append(name)  # a slot's own connection: finish + next
+        return lane_run(lane, name, *args)
+
     q.scripts.run = counting_run  # type: ignore[method-assign]
+    monkeypatch.setattr(Lane, "run", counting_lane_run)
     w = workers(q, lambda job: None, concurrency=1, drain_delay=5000)
     wait_until(lambda: w.processed == 100, what="100 jobs")
     # one move_to_finished per job (it hands out the next job), plus a few fetches and a

@@ -7,6 +7,15 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- The wake-up marker (BullMQ's idea): an id no job can have (automatic ids start at 1, custom
+-- ids may not be plain numbers). A worker with nothing to do blocks on `wait` with BLMOVE
+-- until the next delayed job is due; when a job becomes due sooner than that (a delayed add,
+-- a retry with backoff), a marker pushed into the empty `wait` wakes one blocked worker, which
+-- finds no job behind it, looks at `delayed` again and blocks only until the new job is due.
+-- `meta.marker` is set while a marker is in a list (at most one at a time).
+local MARKER = '0'
+local marker_seen = false  -- set when this script took a marker out of `wait` (lock_job)
+
 -- While the queue is paused its waiting jobs live in `paused` (see pause.lua).
 local function waiting_list()
   if redis.call('HGET', K.meta, 'paused') then return K.paused end
@@ -55,7 +64,11 @@ end
 local function lock_job(id, token, now, duration)
   local record = redis.call('HGET', K.jobs, id)
   if not record then
-    redis.call('LREM', K.active, 1, id)  -- a leftover id without a job: drop it
+    redis.call('LREM', K.active, 1, id)  -- a leftover id without a job, or a marker: drop it
+    if id == MARKER then
+      redis.call('HDEL', K.meta, 'marker')
+      marker_seen = true
+    end
     return nil
   end
   redis.call('ZADD', K.locks, now + duration, id)
@@ -78,6 +91,34 @@ local function take_next(token, now, duration)
   local first = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')
   if #first == 0 then return {'none', '-1'} end
   return {'none', tostring(math.max(tonumber(first[2]) - now, 0))}
+end
+
+-- The due time (ms) of the delayed job that comes first, or nil.
+local function next_due()
+  local first = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')
+  if #first == 0 then return nil end
+  return tonumber(first[2])
+end
+
+-- Wake one blocked worker (see MARKER). Not needed while `wait` holds jobs (a worker busy
+-- with them looks at `delayed` as it takes each one) or while paused (nobody may take).
+local function wake_a_worker()
+  if redis.call('HGET', K.meta, 'paused') or redis.call('HGET', K.meta, 'marker') then return end
+  if redis.call('LLEN', K.wait) > 0 then return end
+  redis.call('LPUSH', K.wait, MARKER)
+  redis.call('HSET', K.meta, 'marker', '1')
+end
+
+-- Wake a worker when a job due at `due` comes before `first_due` (what came first before).
+local function wake_if_sooner(due, first_due)
+  if due and (not first_due or due < first_due) then wake_a_worker() end
+end
+
+-- 1 when the marker is in `list` (only looked for while one exists), else 0: for counts.
+local function marker_in(list)
+  if not redis.call('HGET', K.meta, 'marker') then return 0 end
+  if redis.call('LPOS', list, MARKER, 'RANK', -1) then return 1 end
+  return 0
 end
 
 -- Everything known about a job: {JSON, state, added, processed, finished, attempts,

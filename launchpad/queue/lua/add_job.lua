@@ -6,6 +6,7 @@
 local now = now_ms()
 local reply, records, added, states, waiting, delayed = {}, {}, {}, {}, {}, {}
 local seen = {}  -- ids added by this call (one id twice in one bulk: the first wins)
+local first_due, soonest = next_due(), nil  -- to wake a worker for a job due sooner
 for i = 1, #ARGV, 3 do
   local id, record, delay = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   -- --8<-- [start:dedup]
@@ -26,6 +27,7 @@ for i = 1, #ARGV, 3 do
       state = 'delayed'
       table.insert(delayed, now + delay)
       table.insert(delayed, id)
+      if not soonest or now + delay < soonest then soonest = now + delay end
     else
       table.insert(waiting, id)
     end
@@ -45,4 +47,5 @@ if #records > 0 then
 end
 if #waiting > 0 then redis.call('LPUSH', waiting_list(), unpack(waiting)) end
 if #delayed > 0 then redis.call('ZADD', K.delayed, unpack(delayed)) end
+wake_if_sooner(soonest, first_due)
 return reply

@@ -1,6 +1,7 @@
 -- extend_locks: renew the locks of the jobs a worker holds, in one round trip.
 -- ARGV: lock duration ms, then pairs of job id, token
--- Returns the ids whose lock is no longer this worker's (the job stalled and was put back).
+-- Returns the ids whose token is gone: the job finished meanwhile (the worker tells that
+-- apart: see housekeeping.py), or it stalled and was put back.
 local now = now_ms()
 local duration = tonumber(ARGV[1])
 local lost = {}

@@ -12,8 +12,12 @@ end
 local now = now_ms()
 local back, failed = {}, {}
 for _, id in ipairs(redis.call('SMEMBERS', K.stalled)) do
+  if id == MARKER then  -- its worker died between BLMOVE and locking: drop it
+    if redis.call('LREM', K.active, 0, MARKER) > 0 then redis.call('HDEL', K.meta, 'marker') end
+  end
   local expiry = redis.call('ZSCORE', K.locks, id)
-  if (not expiry or tonumber(expiry) < now) and redis.call('LREM', K.active, 1, id) > 0 then
+  if id ~= MARKER and (not expiry or tonumber(expiry) < now)
+      and redis.call('LREM', K.active, 1, id) > 0 then
     redis.call('ZREM', K.locks, id)
     redis.call('HDEL', K.tokens, id)
     local count = redis.call('HINCRBY', K.stalls, id, 1)
