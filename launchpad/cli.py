@@ -42,11 +42,19 @@ COMMANDS: dict[str, Command] = {
         "launchpad.queue.live:worker_main",
         "run a queue worker for MODULE:FUNCTION with a live view",
     ),
+    "jobs": Command(
+        "launchpad.jobs_cli:jobs_main",
+        "list a queue's jobs by state; show, retry or remove failed ones",
+    ),
     "check": Command(
         "launchpad.grading.cli:check_main", "check your exercise (the visible checks, with hints)"
     ),
     "grade": Command(
         "launchpad.grading.cli:grade_main", "grade one submission or a class (--batch DIR)"
+    ),
+    "release": Command(
+        "launchpad.grading.release:release_main",
+        "build the student copy of the kit (instructors)",
     ),
     "doctor": Command(
         "launchpad.doctor:doctor_main", "check your set-up by running each core piece once"

@@ -9,25 +9,53 @@ An id from a client is untrusted input: it ends up in log lines and upstream hea
 so only a short, plain value is kept (``[A-Za-z0-9._:-]``, 1-128 chars). Anything else
 (empty, too long, CR/LF, control or non-ASCII characters) is replaced by a fresh id,
 and the raw value is never logged (log forging, CWE-117).
+
+**W3C Trace Context.** Beside ``x-correlation-id`` the kit accepts and sends
+``traceparent`` (https://www.w3.org/TR/trace-context/), the header OpenTelemetry uses, so
+a service instrumented with OpenTelemetry joins the same trace. The two ids map one to
+one:
+
+* a correlation id that is a UUID (``8-4-4-4-12`` hex, as the kit makes them) *is* the
+  trace id: its 32 hex digits, lowercased (``0af7651b-...`` -> ``0af7651b...``);
+* any other safe correlation id (``order-42``) gives the trace id ``sha256(id)[:32]``, so
+  every hop derives the same trace id from it without being told;
+* a request that brings only a valid ``traceparent`` gets the correlation id that is the
+  trace id written as a UUID, so mapping it back gives the same trace id.
+
+When a client sends both, both are kept as sent. Each service handling a request is one
+*span*: it gets a fresh span id (8 random bytes), and its outgoing calls carry
+``traceparent: 00-<trace id>-<its span id>-<flags>``; the sampled flag is passed on as it
+came (``01`` when the trace starts here). A malformed ``traceparent`` is ignored, as the
+spec asks, and never logged. ``tracestate`` is not read or sent.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 __all__ = [
     "HEADER",
     "MAX_LENGTH",
+    "TRACEPARENT",
+    "TraceContext",
+    "TraceParent",
     "accept",
+    "accept_context",
     "correlation_scope",
     "current_correlation_id",
+    "current_trace",
     "is_safe",
     "new_correlation_id",
+    "parse_traceparent",
     "rejection_reason",
+    "trace_id_for",
 ]
 
 HEADER = "x-correlation-id"
@@ -37,7 +65,13 @@ MAX_LENGTH = 128
 
 _SAFE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
+TRACEPARENT = "traceparent"
+"""The W3C Trace Context header: ``00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>``."""
+
 _current: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+_trace: ContextVar[TraceContext | None] = ContextVar("trace_context", default=None)
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
 
 
 def new_correlation_id() -> str:
@@ -82,16 +116,111 @@ def current_correlation_id() -> str | None:
     return _current.get()
 
 
+def current_trace() -> TraceContext | None:
+    """The trace context (trace id, this hop's span id) of the request being handled."""
+    return _trace.get()
+
+
 @contextmanager
-def correlation_scope(correlation_id: str | None = None) -> Iterator[str]:
+def correlation_scope(
+    correlation_id: str | None = None, trace: TraceContext | None = None
+) -> Iterator[str]:
     """Make ``correlation_id`` current for the ``with`` block (a new one if ``None``).
 
+    ``trace`` is the block's trace context; without one it is derived from the id (same
+    trace id on every hop, a new span id), as a worker does when it restores a job's id.
     Context variables follow threads and asyncio tasks correctly, so a request handled
     in one thread never sees another request's id.
     """
     cid = correlation_id if correlation_id is not None else new_correlation_id()
     token = _current.set(cid)
+    trace_token = _trace.set(trace or TraceContext.start(trace_id_for(cid)))
     try:
         yield cid
     finally:
+        _trace.reset(trace_token)
         _current.reset(token)
+
+
+# -- W3C Trace Context ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TraceContext:
+    """One hop's place in a trace: the trace id, this hop's span id, and the flags."""
+
+    trace_id: str  # 32 lowercase hex digits, not all zero
+    span_id: str  # 16 lowercase hex digits, not all zero
+    flags: str = "01"  # 01: sampled
+
+    @classmethod
+    def start(cls, trace_id: str, flags: str = "01") -> TraceContext:
+        """This hop's span in trace ``trace_id``: a fresh random span id."""
+        span = secrets.token_hex(8)
+        while span == "0" * 16:  # pragma: no cover - one chance in 2**64
+            span = secrets.token_hex(8)
+        return cls(trace_id, span, flags)
+
+    def traceparent(self) -> str:
+        """The header value for a call this hop makes: this hop's span is the parent."""
+        return f"00-{self.trace_id}-{self.span_id}-{self.flags}"
+
+
+@dataclass(frozen=True)
+class TraceParent:
+    """A parsed ``traceparent`` header."""
+
+    version: str
+    trace_id: str
+    parent_id: str
+    flags: str
+
+
+def parse_traceparent(value: str | None) -> TraceParent | None:
+    """A valid ``traceparent`` value, parsed; ``None`` for anything else.
+
+    The spec's rules: lowercase hex only; version ``ff`` is invalid; version ``00`` is
+    exactly 55 characters; a later version may add fields after a ``-``; a trace id or
+    parent id of all zeros is invalid.
+    """
+    if value is None or len(value) > 512:
+        return None
+    match = _TRACEPARENT.fullmatch(value.strip(" \t"))
+    if match is None:
+        return None
+    version, trace_id, parent_id, flags, rest = match.groups()
+    if version == "ff" or (version == "00" and rest is not None):
+        return None
+    if trace_id == "0" * 32 or parent_id == "0" * 16:
+        return None
+    return TraceParent(version, trace_id, parent_id, flags)
+
+
+def trace_id_for(correlation_id: str) -> str:
+    """The trace id of a correlation id: the UUID's hex, or the first half of its SHA-256."""
+    if _UUID.fullmatch(correlation_id):
+        hexed = correlation_id.replace("-", "").lower()
+        if hexed != "0" * 32:
+            return hexed
+    return hashlib.sha256(correlation_id.encode()).hexdigest()[:32]
+
+
+def _uuid_form(trace_id: str) -> str:
+    return str(uuid.UUID(hex=trace_id))
+
+
+def accept_context(
+    correlation_header: str | None, traceparent_header: str | None
+) -> tuple[str, TraceContext]:
+    """The correlation id and trace context of an inbound request, each derived from the
+    other when only one came (see the module docstring), both fresh when neither did."""
+    parent = parse_traceparent(traceparent_header)
+    if correlation_header is not None and is_safe(correlation_header):
+        cid = correlation_header
+    elif parent is not None:
+        cid = _uuid_form(parent.trace_id)
+    else:
+        cid = new_correlation_id()
+    if parent is not None:
+        return cid, TraceContext.start(parent.trace_id, parent.flags)
+    return cid, TraceContext.start(trace_id_for(cid))

@@ -1,4 +1,4 @@
-"""``launchpad lessons`` and ``launchpad lesson 06 [DEMO] [--json]``: find and run lesson demos.
+"""``launchpad lessons`` and ``launchpad lesson 06 [DEMO] [--json] [--step]``: find and run demos.
 
 Lessons are folders on disk (``lessons/06-service-communication/``), not part of the
 library: the library never imports them as modules. This runner finds the folder (walking
@@ -9,6 +9,11 @@ and calls its ``main(argv) -> int``, the same function ``python <demo>.py`` call
 In the whole-lesson run, each demo is also given ``--result-file PATH``, where it may write
 one line of what it showed (with its measured numbers) for the recap table at the end.
 
+With ``--step`` the whole-lesson run waits for Enter between demos, so a student can read
+each one before the next scrolls it away; it is off when stdin is not a terminal (a pipe,
+CI), where nobody could press Enter. A mistyped demo name gets the closest match
+("did you mean ...?", ``difflib``).
+
 A lesson folder may hold ``lesson.json`` with ``{"demos": ["name", ...]}`` to fix the order
 of its demos; otherwise they run in name order. Files starting with ``_`` are helpers.
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import difflib
 import importlib.util
 import io
 import json
@@ -69,8 +75,12 @@ class Lesson:
         for i, d in enumerate(self.demos, start=1):
             if d.name == wanted or wanted == str(i):
                 return d
-        known = ", ".join(d.name for d in self.demos)
-        raise LessonNotFound(f"lesson {self.number} has no demo {name!r}; its demos: {known}")
+        names = [d.name for d in self.demos]
+        close = difflib.get_close_matches(wanted, names, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise LessonNotFound(
+            f"lesson {self.number} has no demo {name!r}; {hint}its demos: {', '.join(names)}"
+        )
 
 
 # -- finding lessons on disk ---------------------------------------------------------------
@@ -126,7 +136,7 @@ def _load_lesson(folder: Path) -> Lesson:
 
 
 def find_lessons(root: Path | None = None) -> list[Lesson]:
-    """Every lesson under ``root`` (default: :func:`find_lessons_dir`), by number."""
+    """Every lesson under ``root`` (default: ``find_lessons_dir()``), by number."""
     root = root or find_lessons_dir()
     folders = sorted(p for p in root.iterdir() if p.is_dir() and re.match(r"\d\d-", p.name))
     return [_load_lesson(p) for p in folders]
@@ -209,7 +219,19 @@ def _ping_redis(create: Any, describe: Any) -> tuple[str, str | None]:
         conn.close()
 
 
-def _run_all(lesson: Lesson, console: Console, where: str) -> int:
+def _pause(console: Console, done: int, total: int, next_demo: Demo) -> bool:
+    """Wait for Enter before the next demo; False when the student typed q to stop."""
+    try:
+        answer = console.input(
+            f"\n[dim]part {done} of {total} done. [bold]Enter[/]: part {done + 1}, "
+            f"{next_demo.name} · [bold]q[/]: stop here[/] "
+        )
+    except EOFError:
+        return True
+    return answer.strip().lower() not in ("q", "quit")
+
+
+def _run_all(lesson: Lesson, console: Console, where: str, *, step: bool = False) -> int:
     """The lesson as one story: an intro, each demo in turn, and what was seen."""
     total = len(lesson.demos)
     console.print(
@@ -217,7 +239,8 @@ def _run_all(lesson: Lesson, console: Console, where: str) -> int:
             f"[bold]{total} demos[/], one per idea of the lesson. Everything you will see "
             "happens now, on this machine: real HTTP on loopback ports and a real job queue "
             f"on Redis, here {where}. No number is made up: each one was measured in this run.\n\n"
-            f"Read along: [cyan]{_relative(lesson.path / 'README.md')}[/]",
+            f"Read along: [cyan]{_relative(lesson.path / 'README.md')}[/]\n"
+            f"Too fast? [bold]launchpad lesson {lesson.number} --step[/] pauses after each part.",
             title=f"[bold]Lesson {lesson.number} · {lesson.title}[/]",
             title_align="left",
             border_style="bright_magenta",
@@ -225,6 +248,8 @@ def _run_all(lesson: Lesson, console: Console, where: str) -> int:
     )
     results: list[tuple[Demo, int, float, str]] = []
     for i, demo in enumerate(lesson.demos, start=1):
+        if step and i > 1 and not _pause(console, i - 1, total, demo):
+            break
         console.print()
         console.rule(f"[bold]Part {i} of {total}[/] · {demo.name}", style="bright_magenta")
         started = time.monotonic()
@@ -316,6 +341,11 @@ def lesson_main(argv: list[str]) -> int:
     parser.add_argument(
         "--json", action="store_true", help="print observations as JSON instead of the show"
     )
+    parser.add_argument(
+        "--step",
+        action="store_true",
+        help="pause between demos until you press Enter (only in a terminal)",
+    )
     args = parser.parse_args(argv)
     try:
         lesson = find_lesson(args.number)
@@ -333,4 +363,8 @@ def lesson_main(argv: list[str]) -> int:
         return run_demo(lesson, demo, ["--json"] if args.json else [])
     if args.json:
         return _run_all_json(lesson)
-    return _run_all(lesson, Console(highlight=False), where)
+    console = Console(highlight=False)
+    step = args.step and sys.stdin.isatty()
+    if args.step and not step:
+        console.print("[dim]--step: stdin is not a terminal, so the demos run without pauses[/]")
+    return _run_all(lesson, console, where, step=step)

@@ -1,7 +1,7 @@
-"""Structured logs: every record carries its service and the current correlation id.
+"""Structured logs: every record carries its service, the correlation id and the trace id.
 
 Services write JSON lines (one object per line) so tools can read and join them; demos
-show the same records in a rich console view. Both views go through :func:`record_to_dict`,
+show the same records in a rich console view. Both views go through ``record_to_dict()``,
 which is also where secrets are removed: a field named like a password, token or
 authorization header is printed as ``[redacted]``, whatever the caller passed.
 """
@@ -20,7 +20,7 @@ from typing import IO, Any, Literal
 from rich.console import Console
 from rich.text import Text
 
-from launchpad.correlation import current_correlation_id
+from launchpad.correlation import current_correlation_id, current_trace
 
 __all__ = [
     "CollectingHandler",
@@ -43,6 +43,7 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "asctime",
     "service",
     "correlation_id",
+    "trace_id",
     "taskName",
 }
 
@@ -58,6 +59,9 @@ class _ContextFilter(logging.Filter):
         record.service = self.service
         if not hasattr(record, "correlation_id"):
             record.correlation_id = current_correlation_id()
+        if not hasattr(record, "trace_id"):
+            trace = current_trace()
+            record.trace_id = trace.trace_id if trace else None
         return True
 
 
@@ -96,6 +100,9 @@ def record_to_dict(record: logging.LogRecord) -> dict[str, Any]:
         "correlation_id": getattr(record, "correlation_id", None),
         "message": redact(record.getMessage()),
     }
+    trace_id = getattr(record, "trace_id", None)
+    if trace_id:  # OpenTelemetry's name for it: log lines join the trace
+        out["trace_id"] = trace_id
     for key, value in vars(record).items():
         if key not in _STANDARD and not key.startswith("_"):
             out[key] = redact(value, key)
@@ -131,7 +138,7 @@ class RichConsoleHandler(logging.Handler):
             cid = d["correlation_id"] or "-"
             line.append(f"[{cid[:8]}] ", style="green")
             line.append(str(d["message"]))
-            core = {"ts", "level", "service", "correlation_id", "message"}
+            core = {"ts", "level", "service", "correlation_id", "message", "trace_id"}
             extras = " ".join(f"{k}={v}" for k, v in d.items() if k not in core)
             if extras:
                 line.append("  " + extras, style="dim")

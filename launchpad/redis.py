@@ -119,18 +119,23 @@ def reset_embedded() -> None:
         _embedded_server = None
 
 
+CLUSTER_SCHEME = "redis+cluster://"
+"""``redis+cluster://host:port`` (any node) reaches a Redis Cluster; ``redis://`` one server."""
+
+
 def create_redis_connection(name: str, url: str | None = None) -> redis.Redis:
     """A Redis connection named ``name``.
 
     Args:
         name: what the connection is for ("queue", "auth", ...); shown in logs and in
             ``CLIENT LIST`` on a real server.
-        url: a ``redis://`` URL, or ``"embedded://"``; ``None`` reads ``REDIS_URL``, and
-            when that is unset too the embedded Redis is used.
+        url: a ``redis://`` URL, a ``redis+cluster://host:port`` URL (any node of a Redis
+            Cluster), or ``"embedded://"``; ``None`` reads ``REDIS_URL``, and when that is
+            unset too the embedded Redis is used.
 
     Returns:
-        A client with ``decode_responses=True`` (strings in, strings out). A real one does
-        not connect until its first command.
+        A client with ``decode_responses=True`` (strings in, strings out). A real server's
+        does not connect until its first command; a cluster client reads the slot map at once.
     """
     if url is None:
         url = load_settings().redis_url
@@ -149,6 +154,14 @@ def create_redis_connection(name: str, url: str | None = None) -> redis.Redis:
         )
         conn.launchpad_embedded = True  # type: ignore[attr-defined]
         return conn
+    if url.startswith(CLUSTER_SCHEME):
+        cluster = RedisCluster.from_url(
+            "redis://" + url[len(CLUSTER_SCHEME) :],
+            decode_responses=True,
+            socket_connect_timeout=3,
+            client_name=name,
+        )
+        return cluster  # type: ignore[return-value]  # same commands; see RedisConnection
     pool = redis.ConnectionPool.from_url(
         url,
         decode_responses=True,

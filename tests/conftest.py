@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,6 +28,7 @@ from launchpad.http.serve import RunningServer, serve
 from launchpad.logging import CollectingHandler
 from launchpad.redis import EMBEDDED_URL, create_redis_connection, reset_embedded
 
+STUDENT_COPY = (Path(__file__).resolve().parents[1] / ".launchpad-student-copy").is_file()
 REAL_REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 REQUIRE_REAL_REDIS = os.environ.get("LAUNCHPAD_REQUIRE_REAL_REDIS") == "1"
 
@@ -40,6 +42,16 @@ def _real_redis_answers(url: str) -> str | None:
         return None
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """In a student copy (``launchpad release``), tests that need the instructor's kit skip."""
+    if not STUDENT_COPY:
+        return
+    skip = pytest.mark.skip(reason="needs the instructor's kit; this is a student copy")
+    for item in items:
+        if item.get_closest_marker("instructor_kit"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

@@ -1,24 +1,43 @@
 """ServiceClient: how one service calls another over synchronous HTTP.
 
-Three habits from the lesson, built in so a caller cannot forget them:
+Habits from the lesson, built in so a caller cannot forget them:
 
-* a **timeout on every call**, and it is a deadline for the whole call (see
-  :mod:`launchpad.http.deadline`): a hung or dripping service fails fast;
-* the **correlation id** of the current request is forwarded in ``x-correlation-id``;
-* **errors a caller can act on**: every failure is a :class:`ServiceError` carrying the
+* a **deadline on every call**, for the whole call, retries and backoff included (see
+  ``launchpad.http.deadline``): a hung or dripping service fails fast;
+* the deadline **shrinks down the chain**: inside a request that came with a budget
+  (``x-request-budget-ms``), a call gets ``min(timeout, time left - margin)`` and
+  forwards what is left of it, so this service answers before its own caller gives up;
+* the **correlation id** of the current request is forwarded in ``x-correlation-id``, and
+  its W3C ``traceparent`` beside it (this service's span as the parent);
+* **errors a caller can act on**: every failure is a ``ServiceError`` carrying the
   service's name, and a timeout, a refused connection and an unexpected status are
   different classes. Callers never need to catch ``httpx`` exceptions.
 
-Exceptions::
+The errors, under one base class:
 
-    ServiceError
-    ├── ServiceTimeout       no answer before the deadline
-    ├── ServiceUnavailable   refused, unreachable, or the connection broke
-    └── UnexpectedStatus     an answer, but not one the caller said it expects
+```text
+ServiceError
+├── ServiceTimeout       no answer before the deadline
+├── ServiceUnavailable   refused, unreachable, or the connection broke
+│   └── CircuitOpen      not even tried: the service's breaker is open
+├── ResponseTooLarge     the body was bigger than max_response_bytes
+└── UnexpectedStatus     an answer, but not one the caller said it expects
+```
 
 Retries are off by default and, when asked for, happen only where they are safe: a
 refused connection (the request never arrived) for any method; a timeout or a 5xx only
-for idempotent methods or a request that carries an ``Idempotency-Key``.
+for idempotent methods or a request that carries an ``Idempotency-Key``. A retry never
+outlives the call's deadline: when the next backoff would end past it, the last error is
+raised at once.
+
+With a ``CircuitBreaker`` (``breaker=``), timeouts, refused or
+broken connections and 5xx answers count as failures; past its threshold, calls raise
+``CircuitOpen`` in microseconds instead of waiting for the deadline.
+
+Threat and fault model: the caller is our own code; the service called may be slow, hung,
+down, dripping bytes, or answering with a huge or endless body. The promises: the call
+returns or raises within its deadline (plus the time to raise), at most
+``max_response_bytes`` of body are held in memory, and every failure is a ServiceError.
 """
 
 from __future__ import annotations
@@ -31,15 +50,21 @@ from typing import Any
 import httpx
 
 from launchpad import correlation
+from launchpad.http.breaker import CircuitBreaker
 from launchpad.http.deadline import (
+    BUDGET_HEADER,
     DeadlineHTTPTransport,
     InProcessDeadlineTransport,
     call_deadline,
+    format_budget,
+    request_time_left,
 )
 from launchpad.logging import get_logger
 
 __all__ = [
     "IDEMPOTENT_METHODS",
+    "CircuitOpen",
+    "ResponseTooLarge",
     "ServiceClient",
     "ServiceError",
     "ServiceTimeout",
@@ -64,11 +89,27 @@ class ServiceError(Exception):
 
 
 class ServiceTimeout(ServiceError):
-    """The service did not answer before the call's deadline."""
+    """The service did not answer before the call's deadline (``seconds`` long)."""
+
+    def __init__(self, message: str, *, service: str, method: str, url: str, seconds: float):
+        super().__init__(message, service=service, method=method, url=url)
+        self.seconds = seconds
+
+
+class ResponseTooLarge(ServiceError):
+    """The answer's body was longer than the client's ``max_response_bytes``."""
 
 
 class ServiceUnavailable(ServiceError):
     """The service could not be reached (refused, unreachable) or dropped the connection."""
+
+
+class CircuitOpen(ServiceUnavailable):
+    """Not sent: the service failed too often lately. ``retry_after``: seconds until a trial."""
+
+    def __init__(self, message: str, *, service: str, method: str, url: str, retry_after: float):
+        super().__init__(message, service=service, method=method, url=url)
+        self.retry_after = retry_after
 
 
 class UnexpectedStatus(ServiceError):
@@ -91,8 +132,13 @@ class ServiceClient:
         timeout: seconds; the deadline for each whole call (connect, send, wait, read).
         transport: an ``httpx`` transport; pass ``httpx.WSGITransport(app=...)`` to call
             an app in-process. Default: pooled keep-alive sockets.
-        retries: extra attempts where safe (see the module docstring); 0 = none.
+        retries: extra attempts where safe (see the module docstring); 0 = none. All
+            attempts and the waits between them share the one deadline.
         backoff: base delay in seconds between attempts (exponential, full jitter).
+        margin: seconds kept back from the request's budget, for this service to send its
+            own answer after the call fails.
+        max_response_bytes: a longer body raises ``ResponseTooLarge``.
+        breaker: a circuit breaker for this service; ``None``: every call is tried.
     """
 
     def __init__(
@@ -104,6 +150,9 @@ class ServiceClient:
         *,
         retries: int = 0,
         backoff: float = 0.1,
+        margin: float = 0.1,
+        max_response_bytes: int = 8 * 1024 * 1024,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be > 0 seconds: every call needs a deadline")
@@ -114,8 +163,13 @@ class ServiceClient:
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
+        self.margin = margin
+        self.max_response_bytes = max_response_bytes
+        self.breaker = breaker
         wrapped: httpx.BaseTransport = (
-            DeadlineHTTPTransport() if transport is None else InProcessDeadlineTransport(transport)
+            DeadlineHTTPTransport()
+            if transport is None
+            else InProcessDeadlineTransport(transport, max_response_bytes)
         )
         self._http = httpx.Client(
             base_url=self.base_url,
@@ -155,12 +209,14 @@ class ServiceClient:
 
         Args:
             expect: the statuses the caller handles; any other raises
-                :class:`UnexpectedStatus`. Default: any 2xx.
+                ``UnexpectedStatus``. Default: any 2xx.
             timeout: this call's deadline in seconds, instead of the client's.
 
         Raises:
             ServiceTimeout: no answer before the deadline.
             ServiceUnavailable: refused, unreachable, or the connection broke.
+            CircuitOpen: not sent, the breaker is open (a ServiceUnavailable).
+            ResponseTooLarge: the body was longer than ``max_response_bytes``.
             UnexpectedStatus: a status outside ``expect``.
         """
         method = method.upper()
@@ -168,7 +224,9 @@ class ServiceClient:
         cid = correlation.current_correlation_id()
         if cid and not any(k.lower() == correlation.HEADER for k in sent_headers):
             sent_headers[correlation.HEADER] = cid
-        seconds = self.timeout if timeout is None else timeout
+        trace = correlation.current_trace()
+        if trace and not any(k.lower() == correlation.TRACEPARENT for k in sent_headers):
+            sent_headers[correlation.TRACEPARENT] = trace.traceparent()
         request = self._http.build_request(
             method,
             path,
@@ -176,25 +234,25 @@ class ServiceClient:
             json=json,
             content=content,
             params=params,
-            timeout=httpx.Timeout(seconds),
+            timeout=httpx.Timeout(self.timeout if timeout is None else timeout),
         )
-        url = str(request.url)
+        at, seconds = self._deadline(request, timeout)
         attempt = 0
         while True:
             attempt += 1
+            # what is left of this call travels on: the service called can plan with it
+            request.headers[BUDGET_HEADER] = format_budget(at - time.monotonic())
             try:
-                response = self._send_once(request, seconds)
+                response = self._guarded(request, at, seconds)
             except ServiceError as exc:
-                if attempt <= self.retries and self._may_retry(exc, request):
-                    self._sleep_before(attempt, exc)
+                if self._may_retry(exc, request) and self._wait_before(attempt, exc, at):
                     continue
                 raise
-            ok = (
+            if (
                 (200 <= response.status_code < 300)
                 if expect is None
                 else (response.status_code in expect)
-            )
-            if ok:
+            ):
                 return response
             error = UnexpectedStatus(
                 f"{self.name} answered {method} {request.url.path} with "
@@ -202,36 +260,88 @@ class ServiceClient:
                 f"{'2xx' if expect is None else sorted(expect)}",
                 service=self.name,
                 method=method,
-                url=url,
+                url=str(request.url),
                 response=response,
             )
             if (
-                attempt <= self.retries
-                and response.status_code >= 500
+                response.status_code >= 500
                 and self._is_idempotent(request)
+                and self._wait_before(attempt, error, at)
             ):
-                self._sleep_before(attempt, error)
                 continue
             raise error
 
+    # --8<-- [start:deadline]
+    def _deadline(self, request: httpx.Request, timeout: float | None) -> tuple[float, float]:
+        """When this whole call must be over (a ``time.monotonic()``), and its length.
+
+        The client's own timeout, shortened to the request's budget minus the margin.
+        """
+        own = self.timeout if timeout is None else timeout
+        left = request_time_left()
+        seconds = own if left is None else min(own, left - self.margin)
+        if seconds <= 0:
+            raise ServiceTimeout(
+                f"no time left to call {self.name} {request.method} {request.url.path}: "
+                f"the request's budget has {max(0.0, left or 0.0) * 1000:.0f} ms left, "
+                f"less than the {self.margin * 1000:.0f} ms margin",
+                service=self.name,
+                method=request.method,
+                url=str(request.url),
+                seconds=0.0,
+            )
+        return time.monotonic() + seconds, seconds
+
+    # --8<-- [end:deadline]
+
     # -- one attempt, and the translation of httpx's errors into ours -----------------
 
-    def _send_once(self, request: httpx.Request, seconds: float) -> httpx.Response:
+    def _guarded(self, request: httpx.Request, at: float, seconds: float) -> httpx.Response:
+        """One attempt through the breaker: refused at once when it is open."""
+        breaker = self.breaker
+        if breaker is None:
+            return self._send_once(request, at, seconds)
+        if not breaker.allow():
+            wait = breaker.retry_after()
+            raise CircuitOpen(
+                f"{self.name} failed {breaker.failure_threshold} times in a row; not calling "
+                f"{request.method} {request.url.path} (circuit open, next try in {wait:.1f} s)",
+                service=self.name,
+                method=request.method,
+                url=str(request.url),
+                retry_after=wait,
+            )
+        failed = True
+        try:
+            response = self._send_once(request, at, seconds)
+            failed = response.status_code >= 500
+            return response
+        except ResponseTooLarge:
+            failed = False  # it answered; the answer was the problem
+            raise
+        finally:
+            if failed:
+                breaker.record_failure()
+            else:
+                breaker.record_success()
+
+    def _send_once(self, request: httpx.Request, at: float, seconds: float) -> httpx.Response:
         method, path, url = request.method, request.url.path, str(request.url)
         started = time.monotonic()
         try:
-            with call_deadline(seconds):
-                response = self._http.send(request, stream=True)
+            with call_deadline(at):
+                streamed = self._http.send(request, stream=True)
                 try:
-                    response.read()
+                    response = self._read_capped(streamed, request)
                 finally:
-                    response.close()
+                    streamed.close()
         except httpx.TimeoutException as exc:
             raise ServiceTimeout(
-                f"{self.name} did not answer {method} {path} within {seconds:g} s",
+                f"{self.name} did not answer {method} {path} within {seconds:.3g} s",
                 service=self.name,
                 method=method,
                 url=url,
+                seconds=seconds,
             ) from exc
         except (
             httpx.ConnectError,
@@ -265,23 +375,80 @@ class ServiceClient:
         )
         return response
 
+    def _read_capped(self, streamed: httpx.Response, request: httpx.Request) -> httpx.Response:
+        """The body, read chunk by chunk and counted: too long raises before memory fills.
+
+        Counted after decoding (``Content-Encoding``), so a small gzip bomb counts as big
+        as it unpacks. A declared ``Content-Length`` over the cap fails before any read.
+        """
+        cap = self.max_response_bytes
+        declared = streamed.headers.get("content-length", "")
+        too_large = ResponseTooLarge(
+            f"{self.name} answered {request.method} {request.url.path} with a body over "
+            f"{cap} bytes; refused",
+            service=self.name,
+            method=request.method,
+            url=str(request.url),
+        )
+        if declared.isdigit() and int(declared) > cap:
+            raise too_large
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in streamed.iter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise too_large
+            chunks.append(chunk)
+        headers = streamed.headers
+        if "content-encoding" in headers:  # the body below is decoded already
+            headers = httpx.Headers(
+                [
+                    (k, v)
+                    for k, v in headers.multi_items()
+                    if k.lower() not in ("content-encoding", "content-length")
+                ]
+            )
+        return httpx.Response(
+            streamed.status_code,
+            headers=headers,
+            content=b"".join(chunks),
+            request=request,
+            extensions=streamed.extensions,
+        )
+
     @staticmethod
     def _is_idempotent(request: httpx.Request) -> bool:
         return request.method in IDEMPOTENT_METHODS or "idempotency-key" in request.headers
 
     def _may_retry(self, exc: ServiceError, request: httpx.Request) -> bool:
+        if isinstance(exc, (ResponseTooLarge, CircuitOpen)):
+            return False  # asking again gets the same huge answer, or the same refusal
         refused = isinstance(exc, ServiceUnavailable) and isinstance(
             exc.__cause__, httpx.ConnectError
         )
         return refused or self._is_idempotent(request)
 
-    def _sleep_before(self, attempt: int, exc: ServiceError) -> None:
+    def _wait_before(self, attempt: int, exc: ServiceError, at: float) -> bool:
+        """Sleep the backoff before attempt ``attempt + 1``; False if there is none to make.
+
+        There is none when the retries are used up, or when the wait would end past the
+        call's deadline: then the caller gets the last error now instead of later.
+        """
+        if attempt > self.retries:
+            return False
         delay = random.uniform(0, self.backoff * 2 ** (attempt - 1))  # full jitter
+        if time.monotonic() + delay >= at:
+            log.warning(
+                f"not retrying {self.name}: no time left before the deadline",
+                extra={"attempt": attempt, "error": type(exc).__name__},
+            )
+            return False
         log.warning(
             f"retrying {self.name} after {type(exc).__name__}",
             extra={"attempt": attempt + 1, "delay_ms": round(delay * 1000)},
         )
         time.sleep(delay)
+        return True
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -301,7 +468,7 @@ def verify_token(client: ServiceClient, token: str) -> dict[str, Any] | None:
 
     Returns the user (``{"userId": ..., "email": ...}``) on 200 and ``None`` on 401: an
     invalid token is an expected answer, so it is a value. Anything else (a timeout, auth
-    down, a 500) is unexpected and raises a :class:`ServiceError`.
+    down, a 500) is unexpected and raises a ``ServiceError``.
     """
     response = client.get(
         "/auth/verify",

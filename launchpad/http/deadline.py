@@ -1,19 +1,35 @@
-"""A deadline for a whole HTTP call, not just for each read.
+"""Deadlines: one for a whole HTTP call, and one that travels with a request down a chain.
 
-httpx's read timeout restarts on every chunk it receives, so a server that drips one
-byte every 200 ms never trips a 3 s read timeout: the call could last forever. The
-seed's axios ``timeout`` is a deadline for the whole call, and so is ours.
-
-How: every socket operation of the call gets ``min(its own timeout, time left)``. We get
-at the socket operations through httpcore's one small I/O interface, the network backend
-(``httpcore.NetworkBackend``): :class:`DeadlineBackend` wraps the normal one and shortens
-each ``read``/``write``/``connect`` to the deadline of the call in progress, kept in a
-context variable. In-process apps (``httpx.WSGITransport``) have no socket: there the
+**The call's deadline.** httpx's read timeout restarts on every chunk it receives, so a
+server that drips one byte every 200 ms never trips a 3 s read timeout: the call could
+last forever. The seed's axios ``timeout`` is a deadline for the whole call, and so is
+ours. How: every socket operation of the call gets ``min(its own timeout, time left)``. We
+get at the socket operations through httpcore's one small I/O interface, the network
+backend (``httpcore.NetworkBackend``): ``DeadlineBackend`` wraps the normal one and
+shortens each ``read``/``write``/``connect`` to the deadline of the call in progress, kept
+in a context variable. In-process apps (``httpx.WSGITransport``) have no socket: there the
 call runs in a helper thread that we stop waiting for at the deadline.
+
+**The request's budget.** When the gateway gives up on a request after 3 s and the service
+behind it also waits 3 s for its own call, the service's answer ("auth is unavailable")
+arrives after the gateway has already told the client "504: notifications did not answer":
+the healthy service is blamed. So the remaining time travels with the request, as gRPC's
+deadlines do: the header ``BUDGET_HEADER`` carries the milliseconds the caller will
+still wait. It is *relative* (milliseconds left, not a time of day), so the two machines'
+clocks need not agree; each hop loses only the time the message spent on the wire. A
+service makes it current with ``request_budget()`` (the web layer does this for every
+request), ``request_time_left()`` reads it, and ``ServiceClient`` gives its own call
+``min(its timeout, time left - a margin)`` and forwards what is left of *that*.
+
+Threat model: the budget header comes from the caller. A malformed value (not 1-10 ASCII
+digits) is ignored, never an error; a huge one is capped at ``MAX_BUDGET_MS``; a
+budget can only *shorten* a service's own timeouts, never lengthen them, so a hostile
+caller can at worst make its own request fail sooner.
 """
 
 from __future__ import annotations
 
+import math
 import ssl
 import threading
 import time
@@ -26,15 +42,78 @@ from functools import lru_cache
 import httpcore
 import httpx
 
-__all__ = ["DeadlineHTTPTransport", "InProcessDeadlineTransport", "call_deadline", "time_left"]
+__all__ = [
+    "BUDGET_HEADER",
+    "MAX_BUDGET_MS",
+    "DeadlineHTTPTransport",
+    "InProcessDeadlineTransport",
+    "call_deadline",
+    "format_budget",
+    "parse_budget",
+    "request_budget",
+    "request_time_left",
+    "time_left",
+]
+
+BUDGET_HEADER = "x-request-budget-ms"
+"""The header with the milliseconds the caller will still wait for this request."""
+
+MAX_BUDGET_MS = 3_600_000
+"""A budget above an hour is a mistake or a trick; it counts as an hour."""
 
 _deadline: ContextVar[float | None] = ContextVar("http_call_deadline", default=None)
+_request_deadline: ContextVar[float | None] = ContextVar("request_deadline", default=None)
+
+
+# -- the request's budget, as it travels from hop to hop ----------------------------------
+
+
+def parse_budget(value: str | None) -> float | None:
+    """Seconds from a ``BUDGET_HEADER`` value; ``None`` if absent or malformed.
+
+    Only 1-10 ASCII digits are a budget ("250", "0"); a sign, a dot, spaces inside or
+    anything else means "no budget", so a bad header can never make a request fail.
+    """
+    if value is None:
+        return None
+    value = value.strip(" \t")
+    if not (1 <= len(value) <= 10 and value.isascii() and value.isdigit()):
+        return None
+    return min(int(value), MAX_BUDGET_MS) / 1000
+
+
+def format_budget(seconds: float) -> str:
+    """The header value for ``seconds`` left: whole milliseconds, rounded down, never < 0."""
+    return str(max(0, min(MAX_BUDGET_MS, math.floor(seconds * 1000))))
 
 
 @contextmanager
-def call_deadline(seconds: float) -> Iterator[float]:
-    """Every socket operation in the block must finish within ``seconds`` from now."""
-    at = time.monotonic() + seconds
+def request_budget(seconds: float | None) -> Iterator[float | None]:
+    """The request handled in this block must be answered within ``seconds`` from now.
+
+    ``None`` means the caller sent no budget: calls then use their own timeouts. Yields
+    the deadline as a ``time.monotonic()`` value (or ``None``).
+    """
+    at = None if seconds is None else time.monotonic() + seconds
+    token = _request_deadline.set(at)
+    try:
+        yield at
+    finally:
+        _request_deadline.reset(token)
+
+
+def request_time_left() -> float | None:
+    """Seconds left of the current request's budget (may be <= 0), or ``None`` if none."""
+    at = _request_deadline.get()
+    return None if at is None else at - time.monotonic()
+
+
+# -- the call's deadline, enforced on every socket operation ------------------------------
+
+
+@contextmanager
+def call_deadline(at: float) -> Iterator[float]:
+    """Every socket operation in the block must finish by ``at`` (a ``time.monotonic()``)."""
     token = _deadline.set(at)
     try:
         yield at
@@ -120,7 +199,7 @@ def _shared_ssl_context() -> ssl.SSLContext:
 
 
 class DeadlineHTTPTransport(httpx.HTTPTransport):
-    """``httpx.HTTPTransport`` (pooled keep-alive connections) on the :class:`DeadlineBackend`."""
+    """``httpx.HTTPTransport`` (pooled keep-alive connections) on the ``DeadlineBackend``."""
 
     def __init__(self, limits: httpx.Limits | None = None) -> None:
         limits = limits or httpx.Limits(max_connections=100)
@@ -141,11 +220,13 @@ class InProcessDeadlineTransport(httpx.BaseTransport):
 
     An app that hangs cannot be interrupted from outside; the caller stops waiting for it
     at the deadline and gets a timeout, and the helper thread ends when the app returns.
-    The response body is read inside the thread, so the caller gets it whole.
+    The response body is read inside the thread, so the caller gets it whole, but never
+    more than ``max_bytes + 1`` of it: the caller's own size check then sees it is too big.
     """
 
-    def __init__(self, inner: httpx.BaseTransport) -> None:
+    def __init__(self, inner: httpx.BaseTransport, max_bytes: int) -> None:
         self.inner = inner
+        self.max_bytes = max_bytes
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         at = _deadline.get()
@@ -155,9 +236,7 @@ class InProcessDeadlineTransport(httpx.BaseTransport):
 
         def run() -> None:
             try:
-                response = self.inner.handle_request(request)
-                response.read()
-                box["response"] = response
+                box["response"] = self._read_bounded(self.inner.handle_request(request))
             except BaseException as exc:  # handed to the caller's thread below
                 box["error"] = exc
 
@@ -171,6 +250,25 @@ class InProcessDeadlineTransport(httpx.BaseTransport):
         response = box["response"]
         assert isinstance(response, httpx.Response)
         return response
+
+    def _read_bounded(self, response: httpx.Response) -> httpx.Response:
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            assert isinstance(response.stream, httpx.SyncByteStream)
+            for chunk in response.stream:
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > self.max_bytes:
+                    break
+        finally:
+            response.close()
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=httpx.ByteStream(b"".join(chunks)),
+            extensions=response.extensions,
+        )
 
     def close(self) -> None:
         self.inner.close()

@@ -6,8 +6,8 @@ real socket here, so students can curl it and tests can see real network failure
 The server is werkzeug's threaded one: simple and strict, a thread per connection,
 chunked request bodies accepted. It closes the connection after every response, which
 costs a service little (each is called by a few clients) and the front door a lot: the
-gateway runs on its own event loop instead (:mod:`launchpad.gateway.server`), which
-serves through this module's :class:`RunningServer` too.
+gateway runs on its own event loop instead (``launchpad.gateway.server``), which
+serves through this module's ``RunningServer`` too.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class _WerkzeugServer:
 
 
 class _Server(Protocol):
-    """What :class:`RunningServer` needs: a bound port, a blocking serve(), a stop()."""
+    """What ``RunningServer`` needs: a bound port, a blocking serve(), a stop()."""
 
     port: int
 
@@ -65,7 +65,7 @@ class _Server(Protocol):
 
 
 class RunningServer:
-    """A server started by :func:`serve`. Use as a context manager or call :meth:`stop`."""
+    """A server started by ``serve()``. Use as a context manager or call ``stop()``."""
 
     def __init__(self, server: _Server, name: str, host: str) -> None:
         self._server = server

@@ -1,33 +1,42 @@
 """A tiny web layer on werkzeug: how a service turns HTTP requests into calls and back.
 
-A service is a plain class that holds its state, plus a :class:`WebApp` in front of it.
+A service is a plain class that holds its state, plus a ``WebApp`` in front of it.
 The app does the chores every endpoint needs, so a handler only says what it means:
 
 * **routing**: ``@app.post("/auth/login", body=LoginBody)``; an unknown path is a 404 and a
   known path with the wrong method a 405, both as JSON;
+* **who before what**: an endpoint with ``auth=`` learns who calls before it reads a byte
+  of the body, so a stranger gets 401, never a 422 that tells them about the schema;
 * **validated bodies**: the body must be JSON (else 400) that fits the pydantic model (else
   422 naming each bad field); the handler gets a model instance, never raw bytes;
 * **limits**: a body over ``max_body_bytes`` is refused with 413 before it is parsed;
 * **correlation**: the ``x-correlation-id`` header is accepted if safe (else replaced), made
-  current for the request, and echoed on every response;
+  current for the request, and echoed on every response; a W3C ``traceparent`` is
+  accepted beside it (the two ids map one to one, see ``launchpad.correlation``);
+* **the caller's deadline**: an ``x-request-budget-ms`` header becomes the request's budget
+  (``launchpad.http.deadline.request_budget()``), which every ``ServiceClient`` call made
+  while handling it respects; a request whose budget is already spent is answered 504
+  before the handler runs, since its caller has stopped waiting;
 * **failures**: a bug in a handler becomes a 500 with the correlation id and no stack trace
   for the client; the stack goes to the log, where the same id finds it;
 * ``GET /health`` pings Redis (503 when it does not answer) and ``GET /openapi.json``
   describes every endpoint (OpenAPI 3.1), built from the same pydantic models.
 
-Example::
+Example:
 
-    app = WebApp("auth", redis=conn)
+```python
+app = WebApp("auth", redis=conn)
 
-    @app.post("/auth/login", body=LoginBody, response=TokenBody, errors={401: "wrong login"})
-    def login(request: Request, body: LoginBody) -> TokenBody:
-        token = service.login(body.email, body.password)
-        if token is None:
-            raise ApiError(401, "invalid email or password")
-        return TokenBody(token=token)
+@app.post("/auth/login", body=LoginBody, response=TokenBody, errors={401: "wrong login"})
+def login(request: Request, body: LoginBody) -> TokenBody:
+    token = service.login(body.email, body.password)
+    if token is None:
+        raise ApiError(401, "invalid email or password")
+    return TokenBody(token=token)
+```
 
 An app is a WSGI callable: run it in-process with ``httpx.WSGITransport(app=app)`` or on
-a real port with :func:`launchpad.http.serve.serve`.
+a real port with ``launchpad.http.serve.serve()``.
 """
 
 from __future__ import annotations
@@ -46,6 +55,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from launchpad import correlation
+from launchpad.http.deadline import BUDGET_HEADER, parse_budget, request_budget
 from launchpad.logging import get_logger
 from launchpad.redis import describe, ping
 
@@ -141,6 +151,7 @@ class Endpoint:
     errors: dict[int, str | tuple[str, type[BaseModel]]] = field(default_factory=dict)
     bearer: bool = False  # needs "Authorization: Bearer <token>" (shown in the OpenAPI doc)
     public: bool = True  # listed in the OpenAPI document
+    auth: Callable[[Request], Any] | None = None  # runs first; its result is ``user=``
 
     @property
     def name(self) -> str:
@@ -202,10 +213,13 @@ class WebApp:
         errors: Mapping[int, str | tuple[str, type[BaseModel]]] | None = None,
         bearer: bool = False,
         public: bool = True,
+        auth: Callable[[Request], Any] | None = None,
     ) -> Callable[[Handler], Handler]:
-        """Register ``handler(request, [body,] **path_params)`` for ``method path``.
+        """Register ``handler(request, [user,] [body,] **path_params)`` for ``method path``.
 
-        The handler returns a model, a dict (sent with ``status``) or a ``Response``.
+        ``auth(request)`` (if given) runs before the body is read and returns the caller,
+        passed on as ``user``; it refuses with an ``ApiError`` (401, 503...). The
+        handler returns a model, a dict (sent with ``status``) or a ``Response``.
         """
 
         def register(handler: Handler) -> Handler:
@@ -218,8 +232,9 @@ class WebApp:
                 status,
                 summary or (handler.__doc__ or "").strip().split("\n")[0],
                 dict(errors or {}),
-                bearer,
+                bearer or auth is not None,
                 public,
+                auth,
             )
             self.endpoints[ep.name] = ep
             self._map.add(Rule(path, methods=[ep.method], endpoint=ep.name))
@@ -239,13 +254,25 @@ class WebApp:
         request = Request(environ)
         request.max_content_length = self.max_body_bytes + 1
         inbound = request.headers.get(correlation.HEADER)
-        cid = correlation.accept(inbound)
+        cid, trace = correlation.accept_context(
+            inbound, request.headers.get(correlation.TRACEPARENT)
+        )
         started = time.monotonic()
-        with correlation.correlation_scope(cid):
+        # --8<-- [start:budget]
+        raw_budget = request.headers.get(BUDGET_HEADER)
+        budget = parse_budget(raw_budget)
+        with correlation.correlation_scope(cid, trace), request_budget(budget):
             if inbound is not None and cid != inbound:
                 reason = correlation.rejection_reason(inbound)
                 self.log.warning("replaced an unsafe correlation id", extra={"reason": reason})
-            response = self._dispatch(request, cid)
+            if raw_budget is not None and budget is None:
+                self.log.warning(f"ignored a malformed {BUDGET_HEADER} header")
+            if budget == 0:
+                message = "the caller's deadline passed before this request arrived"
+                response = self._error(504, message, cid)
+            else:
+                response = self._dispatch(request, cid)
+            # --8<-- [end:budget]
             response.headers[correlation.HEADER] = cid
             path = _printable(request.path)
             self.log.info(
@@ -263,6 +290,8 @@ class WebApp:
         try:
             name, matched = self._map.bind_to_environ(request.environ).match()
             ep, params = self.endpoints[name], dict(matched)
+            if ep.auth is not None:  # who calls, before a byte of the body is read
+                params["user"] = ep.auth(request)
             if ep.body is not None:
                 params["body"] = self._parse_body(request, ep.body)
             result = ep.handler(request, **params)

@@ -1,6 +1,6 @@
-"""The lesson's services: auth, notifications (+ its worker), the fake email outbox.
+"""The lesson's services: auth, notifications (+ its worker), the fake email provider.
 
 Each service is a plain class that holds its own state, plus a WSGI app in front of it
-(:mod:`launchpad.http.web`). :class:`launchpad.services.system.System` wires them all,
+(``launchpad.http.web``). ``launchpad.services.system.System`` wires them all,
 with the gateway and the queue, in one process or on real ports.
 """

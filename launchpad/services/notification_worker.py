@@ -21,7 +21,7 @@ from typing import Any
 
 from launchpad.logging import get_logger
 from launchpad.queue import Job, Queue, Worker
-from launchpad.services.outbox import Outbox
+from launchpad.services.email_provider import EmailProvider
 
 __all__ = [
     "DELIVERY_LOG_TTL",
@@ -42,10 +42,10 @@ DELIVERY_LOG_TTL = 7 * 24 * 3600  # seconds a delivery is remembered
 
 
 class NotificationProcessor:
-    """Delivers one notification job through the outbox, idempotently.
+    """Delivers one notification job through the email provider, idempotently.
 
     Args:
-        outbox: the email provider.
+        email_provider: the email provider.
         connection: Redis, for the delivery log.
         delivery_delay: seconds each send takes (a stand-in for a real provider's latency).
         key_prefix: where the delivery log lives: ``<key_prefix>:<job id>``.
@@ -53,13 +53,13 @@ class NotificationProcessor:
 
     def __init__(
         self,
-        outbox: Outbox,
+        email_provider: EmailProvider,
         connection: Any,
         *,
         delivery_delay: float = 0.5,
         key_prefix: str = "launchpad:delivery-log",
     ) -> None:
-        self.outbox = outbox
+        self.email_provider = email_provider
         self.connection = connection
         self.delivery_delay = delivery_delay
         self.key_prefix = key_prefix
@@ -81,7 +81,7 @@ class NotificationProcessor:
             return {"delivered": True, "duplicate": True, "messageId": delivered}
         # 2. send, with the job id as the provider's idempotency key
         time.sleep(self.delivery_delay)
-        receipt = self.outbox.send(
+        receipt = self.email_provider.send(
             data["to"],
             data["subject"],
             data["body"],
@@ -106,19 +106,19 @@ class NotificationProcessor:
 
 def create_notification_worker(
     queue: Queue,
-    outbox: Outbox,
+    email_provider: EmailProvider,
     *,
     concurrency: int = 5,
     delivery_delay: float = 0.5,
     **worker_options: Any,
 ) -> Worker:
-    """A worker (not started) that delivers ``queue``'s notification jobs via ``outbox``.
+    """A worker (not started) that delivers ``queue``'s notification jobs via ``email_provider``.
 
     The delivery log lives next to the queue's keys, so two systems on one Redis with
     different queue names never see each other's deliveries.
     """
     processor = NotificationProcessor(
-        outbox,
+        email_provider,
         queue.connection,
         delivery_delay=delivery_delay,
         key_prefix=f"{queue.prefix}:{{{queue.name}}}:delivery-log",

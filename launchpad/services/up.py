@@ -22,6 +22,7 @@ from rich.table import Table
 
 from launchpad.config import ConfigError, Settings, load_settings
 from launchpad.gateway import Gateway, Route
+from launchpad.gateway.rules import Limits
 from launchpad.gateway.server import serve_gateway
 from launchpad.http.client import ServiceClient
 from launchpad.http.serve import RunningServer, serve
@@ -29,6 +30,8 @@ from launchpad.logging import configure_logging
 from launchpad.queue import Queue, Worker
 from launchpad.redis import create_redis_connection, describe, is_embedded
 from launchpad.services.auth import AuthService, create_auth_app
+from launchpad.services.auth_store import AuthStore
+from launchpad.services.email_provider import EmailProvider
 from launchpad.services.notification_worker import (
     NOTIFICATION_JOB_OPTIONS,
     create_notification_worker,
@@ -38,7 +41,7 @@ from launchpad.services.notifications import (
     NotificationService,
     create_notifications_app,
 )
-from launchpad.services.outbox import Outbox
+from launchpad.services.outbox_relay import OutboxRelay
 from launchpad.services.system import Ports, System
 
 __all__ = ["serve_main", "up_main"]
@@ -54,7 +57,7 @@ TRY_LOGIN = (
 TRY_NOTIFY = (
     "curl -s -X POST {gw}/notifications -H 'content-type: application/json' "
     "-H 'Authorization: Bearer TOKEN' "
-    """-d '{{"to":"bob@example.com","subject":"Hi","body":"Hello Bob","type":"email"}}'"""
+    """-d '{{"to":"ada@example.com","subject":"Hi","body":"Hello Ada","type":"email"}}'"""
 )
 
 
@@ -147,6 +150,7 @@ def up_main(argv: list[str]) -> int:
             delivery_delay=args.delivery_delay,
             auth_timeout=settings.http_timeout,
             upstream_timeout=settings.http_timeout,
+            gateway_limits=Limits.from_settings(settings),
         )
     except (OSError, SystemExit) as exc:  # werkzeug exits (after saying which port) when busy
         return _port_in_use(console, exc, "Another `launchpad up`? Try --port-offset 10.")
@@ -166,12 +170,12 @@ def _show_system(console: Console, system: System) -> None:
     table.add_column("where")
     table.add_column("what it does")
     table.add_row("gateway", system.gateway_url, "the one door: /auth/* and /notifications/*")
-    table.add_row("auth", system.auth_url, "register, login, verify, logout")
+    table.add_row("auth", system.auth_url, "register, login, verify, logout; outbox relay")
     table.add_row("notifications", system.notifications_url, "POST /notifications → a job")
     table.add_row(
         "worker",
         f"queue {system.queue.name!r}",
-        f"delivers via the fake outbox, concurrency {system.concurrency}",
+        f"delivers via the fake email_provider, concurrency {system.concurrency}",
     )
     table.add_row("redis", describe(system.redis), "the queue and the delivery log")
     console.print(table)
@@ -204,6 +208,12 @@ def serve_main(argv: list[str]) -> int:
         help="notifications only: do not run the worker in this process",
     )
     parser.add_argument("--delivery-delay", type=float, default=0.5, metavar="SECONDS")
+    parser.add_argument(
+        "--db",
+        default=":memory:",
+        metavar="FILE",
+        help="auth only: keep users and the outbox in this SQLite file (default: in memory)",
+    )
     parser.add_argument(
         "--log",
         choices=["rich", "json", "off"],
@@ -260,8 +270,16 @@ def _build_auth(
     settings: Settings, args: argparse.Namespace
 ) -> tuple[Any, int, Callable[[], None]]:
     queue = _queue("auth", settings)
-    app = create_auth_app(AuthService(queue), redis=queue.connection)
-    return app, settings.auth_port, lambda: None
+    store = AuthStore(args.db)
+    app = create_auth_app(AuthService(store), redis=queue.connection)
+    relay = OutboxRelay(store, queue)  # the welcome emails: outbox -> queue, in the background
+    relay.start()
+
+    def cleanup() -> None:
+        relay.stop()
+        store.close()
+
+    return app, settings.auth_port, cleanup
 
 
 def _build_notifications(
@@ -274,7 +292,7 @@ def _build_notifications(
     if not args.no_worker:
         worker_queue = _queue("worker", settings)
         worker = create_notification_worker(
-            worker_queue, Outbox(), delivery_delay=args.delivery_delay
+            worker_queue, EmailProvider(), delivery_delay=args.delivery_delay
         )
         worker.start()
 
@@ -299,5 +317,6 @@ def _build_gateway(
             Route("/notifications", settings.notification_service_url),
         ],
         upstream_timeout=settings.http_timeout,
+        limits=Limits.from_settings(settings),
     )
     return gateway, settings.gateway_port, gateway.close

@@ -22,15 +22,37 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
 
-from launchpad.logging import CollectingHandler
-from launchpad.redis import create_redis_connection, describe
+def _missing_package(exc: ImportError) -> str:
+    """What to do when a demo is run by a Python that does not have the kit installed."""
+    script = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "<demo>.py"
+    return (
+        f"This demo needs the kit's packages, and {exc.name or 'one'} is missing from the "
+        f"Python that ran it:\n  {sys.executable}\n\n"
+        "Run it with the kit's environment, from the top of the kit:\n"
+        "  . .venv/bin/activate            (Windows: .venv\\Scripts\\activate)\n"
+        f"  python lessons/06-service-communication/{script}\n"
+        "or without activating: .venv/bin/python lessons/06-service-communication/"
+        f"{script}\n\n"
+        "No .venv yet? Create it once:  python3 -m venv .venv && .venv/bin/pip install -e .\n"
+        "(or: make demo). See docs/getting-started.md.\n"
+    )
+
+
+try:  # the demos' first import: a missing package gets directions, not a traceback
+    from rich.console import Console
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    from launchpad.logging import CollectingHandler
+    from launchpad.redis import create_redis_connection, describe
+except ImportError as _exc:
+    sys.stderr.write(_missing_package(_exc))
+    raise SystemExit(2) from None
 
 __all__ = [
     "Demo",
@@ -51,7 +73,7 @@ ACTOR_STYLE = {
     "worker": "bold magenta",
     "queue": "bold yellow",
     "redis": "bold red",
-    "outbox": "bold cyan",
+    "email": "bold cyan",
     "caller": "bold white",
     "run": "bold magenta",
 }

@@ -1,8 +1,9 @@
 """Async via the queue: sign-up returns at once, the welcome email comes later
 
-A user registers through the gateway. Auth saves the user, adds a send-notification job to
-the queue in Redis and answers right away; the notification worker picks the job up and
-sends the email through the (fake) email provider afterwards. The timeline shows when each
+A user registers through the gateway. Auth saves the user with its welcome email in its
+outbox and answers right away; its outbox relay adds a send-notification job to the queue
+in Redis, and the notification worker picks the job up and sends the email through the
+(fake) email provider afterwards. The timeline shows when each
 thing happened, measured in this run.
 
 Run: ``launchpad lesson 06 async_queue``
@@ -42,13 +43,13 @@ def body(demo: Demo) -> None:
         user_id = r.json()["userId"]
         cid = r.headers["x-correlation-id"]
         demo.result(r.status_code == 201, f"POST /auth/register -> 201 in {answered * 1000:.0f} ms")
-        sent_yet = len(system.outbox.sent_to(email))
+        sent_yet = len(system.email_provider.sent_to(email))
         demo.say(f"  emails sent to {email} when the answer arrived: [bold]{sent_yet}[/]")
 
         job_id = f"welcome-email-{user_id}"
         wait_until(lambda: _finished(system, job_id), timeout=10.0)
         job = system.queue.get_job(job_id)
-        deliveries = system.outbox.sent_to(email)
+        deliveries = system.email_provider.sent_to(email)
         assert job is not None and job.added_at and job.processed_at and job.finished_at
 
         def since(epoch_s: float) -> float:
@@ -56,10 +57,10 @@ def body(demo: Demo) -> None:
 
         events = [
             (0.0, "client", "POST /auth/register sent through the gateway"),
-            (since(job.added_at / 1000), "auth", "user saved, welcome-email job queued"),
+            (since(job.added_at / 1000), "auth", "outbox relay queued the welcome-email job"),
             (answered, "client", "201 Created received: sign-up is done"),
             (since(job.processed_at / 1000), "worker", "took the job from the queue"),
-            *[(since(d.sent_at), "outbox", f"email delivered to {d.to}") for d in deliveries],
+            *[(since(d.sent_at), "email", f"email delivered to {d.to}") for d in deliveries],
             (since(job.finished_at / 1000), "queue", f"job {job.state and job.state.value}"),
         ]
         demo.timeline(events, title="one sign-up, two speeds (times measured in this run)")

@@ -39,9 +39,9 @@ MATRIX = [
     ),
     Interaction(
         "notifications -> auth (verify a token)",
-        "sync HTTP + timeout",
+        "sync HTTP + deadline + circuit breaker",
         "no user, no request; a hung auth must not hang us",
-        ("sync_http",),
+        ("sync_http", "deadlines", "circuit_breaker"),
     ),
     Interaction(
         "gateway -> notifications",
@@ -51,9 +51,9 @@ MATRIX = [
     ),
     Interaction(
         "auth -> notifications (welcome email)",
-        "async, through the queue",
-        "slow and flaky; signing up must not wait for it",
-        ("async_queue", "eventual_consistency"),
+        "async, via auth's outbox + the queue",
+        "slow and flaky; signing up must not wait for it, nor lose it",
+        ("async_queue", "eventual_consistency", "outbox"),
     ),
     Interaction(
         "worker -> email provider",

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import _demo  # noqa: F401  first: it explains a missing package before httpx is imported
 import httpx
 from _demo import Demo, Hang, Spy, run_demo, scratch_prefix, ticker_app, wait_until
 
@@ -34,7 +35,7 @@ PIECES, EVERY = 4, 0.2  # the slow upstream sends 4 pieces, 200 ms apart
 def body(demo: Demo) -> None:
     conn = create_redis_connection("notifications")
     queue = Queue("notifications", conn, prefix=scratch_prefix())
-    auth_service = AuthService(queue)
+    auth_service = AuthService()
     auth_spy = Spy(create_auth_app(auth_service, redis=conn))
     auth_hang = Hang(auth_spy, max_seconds=UPSTREAM_TIMEOUT + 5)
     auth = serve(auth_hang, name="auth")
@@ -76,8 +77,9 @@ def body(demo: Demo) -> None:
         auth_client.close()
         queue.obliterate()
     obs = demo.observations
+    services = [s for s in ("gateway", "notifications", "auth") if s in obs["services_logging_id"]]
     demo.headline(
-        f"one id in {len(obs['services_logging_id'])} services' logs; "
+        f"one id in the logs of {len(services)} services ({', '.join(services)}); "
         f"{len(obs['stream_arrivals_s'])} pieces streamed; down -> {obs['down']['status']} in "
         f"{obs['down']['seconds'] * 1000:.0f} ms; hung -> {obs['hanging']['status']} after "
         f"{obs['hanging']['seconds']:.2f} s"
@@ -132,7 +134,7 @@ def _one_request_many_services(
     demo.log_lines(
         mine, title="every log line of that one request (gateway -> notifications -> auth)"
     )
-    services = sorted({str(rec["service"]) for rec in mine})
+    services = sorted({str(rec["service"]) for rec in mine})  # + the client/queue libraries
     demo.observe(
         notification_status=r.status_code,
         correlation_id=cid,

@@ -16,13 +16,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import _demo  # noqa: F401  first: it explains a missing package before httpx is imported
 import httpx
 from _demo import Demo, delete_prefix, run_demo, scratch_prefix, wait_until
 
 from launchpad.queue import Job, Queue, Worker
 from launchpad.redis import create_redis_connection
 from launchpad.services.auth import AuthService, create_auth_app
-from launchpad.services.outbox import Outbox
+from launchpad.services.email_provider import EmailProvider
 
 # The kit's defaults are 30 s each. The dying worker's lock is short so that the demo is
 # quick; the second worker's is longer so that a busy machine cannot make it stall too.
@@ -54,7 +55,7 @@ class Crash:
 
 
 def make_processor(
-    outbox: Outbox,
+    email_provider: EmailProvider,
     redis: Any,
     log_prefix: str,
     *,
@@ -78,7 +79,7 @@ def make_processor(
             return {"skipped": True}
         to, subject, text = job.data["to"], job.data["subject"], job.data["body"]
         key = job.id if idempotency_key else None  # the same on every attempt
-        receipt = outbox.send(to, subject, text, idempotency_key=key)  # 2. send
+        receipt = email_provider.send(to, subject, text, idempotency_key=key)  # 2. send
         note("provider: key seen, NOT sent again" if receipt.duplicate else "email sent")
         crash("between send and record")
         if delivery_log:
@@ -103,7 +104,7 @@ def crash_and_retry(
     conn = create_redis_connection("idempotency")
     prefix = scratch_prefix()
     queue = Queue("welcome", conn, prefix=prefix)
-    outbox = Outbox()
+    email_provider = EmailProvider()
     crash = Crash(crash_at)
     started = time.monotonic()
     events: list[tuple[float, str, str]] = []
@@ -112,7 +113,7 @@ def crash_and_retry(
         return time.monotonic() - started
 
     process = make_processor(
-        outbox,
+        email_provider,
         conn,
         prefix,
         delivery_log=delivery_log,
@@ -143,8 +144,8 @@ def crash_and_retry(
         events.append((clock(), "queue", f"job {final.state and final.state.value}"))
     delete_prefix(conn, prefix)
     return {
-        "deliveries": len(outbox.deliveries),
-        "provider_calls": outbox.calls,
+        "deliveries": len(email_provider.deliveries),
+        "provider_calls": email_provider.calls,
         "runs": len({who for _, who, _ in events if who.startswith("run")}),
         "stalled_count": final.stalled_count,
         "job_state": final.state.value if final.state else None,

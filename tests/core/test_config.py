@@ -59,3 +59,15 @@ def test_port_parsing_never_crashes(value: str) -> None:
         assert "GATEWAY_PORT" in str(exc)
     else:
         assert 1 <= port <= 65535
+
+
+def test_gateway_limits_come_from_the_environment() -> None:
+    from launchpad.gateway.rules import Limits
+
+    assert Limits.from_settings(load_settings({})) == Limits()  # nginx's defaults
+    limits = Limits.from_settings(
+        load_settings({"GATEWAY_HEADER_TIMEOUT": "5", "GATEWAY_MAX_CONNECTIONS": "64"})
+    )
+    assert (limits.header_timeout, limits.max_connections) == (5.0, 64)
+    with pytest.raises(ConfigError, match="GATEWAY_MAX_HEADER_BYTES"):
+        load_settings({"GATEWAY_MAX_HEADER_BYTES": "10"})

@@ -133,16 +133,18 @@ def _echo_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     else:
         body, status = {"cid": environ.get("HTTP_X_CORRELATION_ID")}, "200 OK"
     raw = json.dumps(body).encode()
-    start_response(status, [("content-type", "application/json"),
-                            ("content-length", str(len(raw)))])
+    start_response(
+        status, [("content-type", "application/json"), ("content-length", str(len(raw)))]
+    )
     return [raw]
 
 
 @pytest.fixture(params=["real-socket", "in-process"])
 def echo_client(request: pytest.FixtureRequest) -> Iterator[ServiceClient]:
     if request.param == "in-process":
-        client = ServiceClient("auth", "http://auth", timeout=2.0,
-                               transport=httpx.WSGITransport(app=_echo_app))
+        client = ServiceClient(
+            "auth", "http://auth", timeout=2.0, transport=httpx.WSGITransport(app=_echo_app)
+        )
         yield client
         client.close()
     else:
@@ -175,8 +177,9 @@ def test_an_in_process_app_that_hangs_still_times_out() -> None:
         start_response("200 OK", [])
         return [b""]
 
-    client = ServiceClient("auth", "http://auth", timeout=0.5,
-                           transport=httpx.WSGITransport(app=hung_app))
+    client = ServiceClient(
+        "auth", "http://auth", timeout=0.5, transport=httpx.WSGITransport(app=hung_app)
+    )
     started = time.monotonic()
     with pytest.raises(ServiceTimeout):
         client.get("/auth/verify")
@@ -201,16 +204,18 @@ def _flaky_app(failures: int, status: str = "503 Service Unavailable") -> Any:
 
 def test_retries_a_5xx_for_an_idempotent_get() -> None:
     app = _flaky_app(failures=2)
-    client = ServiceClient("inventory", "http://inv", transport=httpx.WSGITransport(app=app),
-                           retries=3, backoff=0.01)
+    client = ServiceClient(
+        "inventory", "http://inv", transport=httpx.WSGITransport(app=app), retries=3, backoff=0.01
+    )
     assert client.get("/stock").status_code == 200
     assert app.calls["n"] == 3
 
 
 def test_never_retries_a_post_without_an_idempotency_key() -> None:
     app = _flaky_app(failures=1)
-    client = ServiceClient("payment", "http://pay", transport=httpx.WSGITransport(app=app),
-                           retries=3, backoff=0.01)
+    client = ServiceClient(
+        "payment", "http://pay", transport=httpx.WSGITransport(app=app), retries=3, backoff=0.01
+    )
     with pytest.raises(UnexpectedStatus):
         client.post("/charge", json={"amount": 10})
     assert app.calls["n"] == 1  # a second charge could bill the customer twice
@@ -218,18 +223,19 @@ def test_never_retries_a_post_without_an_idempotency_key() -> None:
 
 def test_retries_a_post_that_carries_an_idempotency_key() -> None:
     app = _flaky_app(failures=1)
-    client = ServiceClient("payment", "http://pay", transport=httpx.WSGITransport(app=app),
-                           retries=2, backoff=0.01)
-    response = client.post("/charge", json={"amount": 10},
-                           headers={"Idempotency-Key": "order-1"})
+    client = ServiceClient(
+        "payment", "http://pay", transport=httpx.WSGITransport(app=app), retries=2, backoff=0.01
+    )
+    response = client.post("/charge", json={"amount": 10}, headers={"Idempotency-Key": "order-1"})
     assert response.status_code == 200
     assert app.calls["n"] == 2
 
 
 def test_retries_are_bounded() -> None:
     app = _flaky_app(failures=100)
-    client = ServiceClient("inventory", "http://inv", transport=httpx.WSGITransport(app=app),
-                           retries=2, backoff=0.01)
+    client = ServiceClient(
+        "inventory", "http://inv", transport=httpx.WSGITransport(app=app), retries=2, backoff=0.01
+    )
     with pytest.raises(UnexpectedStatus):
         client.get("/stock")
     assert app.calls["n"] == 3

@@ -15,6 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
+from launchpad.correlation import parse_traceparent
+from launchpad.http.client import ServiceClient
 from launchpad.http.serve import serve
 from launchpad.http.web import ApiError, Request, WebApp, bearer_token
 from launchpad.logging import CollectingHandler
@@ -239,3 +241,45 @@ def test_any_request_gets_json_and_never_a_5xx(body: bytes, method: str, path: s
     assert response.status_code < 500, response.text
     assert response.headers["content-type"] == "application/json"
     assert response.headers["x-correlation-id"]
+
+
+def test_a_traceparent_is_accepted_logged_and_passed_on_with_this_hop_as_parent(
+    logs: CollectingHandler,
+) -> None:
+    """The W3C header on real sockets: in at one service, out of its ServiceClient."""
+    seen: list[dict[str, str]] = []
+
+    def downstream(environ: dict[str, object], start_response: Any) -> list[bytes]:
+        seen.append({"traceparent": str(environ.get("HTTP_TRACEPARENT"))})
+        start_response("200 OK", [("content-length", "2")])
+        return [b"{}"]
+
+    down = serve(downstream, name="down")
+    client = ServiceClient("down", down.url, timeout=3.0)
+    app = WebApp("middle")
+
+    @app.get("/work")
+    def work(request: Request) -> dict[str, str]:
+        client.get("/")
+        return {"ok": "yes"}
+
+    middle = serve(app, name="middle")
+    inbound = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    try:
+        r = httpx.get(f"{middle.url}/work", headers={"traceparent": inbound}, timeout=5)
+        assert r.status_code == 200
+        # no x-correlation-id came: it is the trace id written as a UUID
+        assert r.headers["x-correlation-id"] == "4bf92f35-77b3-4da6-a3ce-929d0e0e4736"
+        out = parse_traceparent(seen[0]["traceparent"])
+        assert out is not None
+        assert out.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"  # the same trace...
+        assert out.parent_id != "00f067aa0ba902b7"  # ...with the middle service as parent
+        assert out.flags == "01"
+        assert any(
+            rec["service"] == "middle" and rec.get("trace_id") == out.trace_id
+            for rec in logs.records
+        )
+    finally:
+        middle.stop()
+        down.stop()
+        client.close()

@@ -56,6 +56,54 @@ def check_gateway_proxy(obs: Observed) -> None:
     assert hanging["timeout_s"] * 0.9 <= hanging["seconds"] <= hanging["timeout_s"] + MARGIN
 
 
+def check_deadlines(obs: Observed) -> None:
+    gateway_ms = round(obs["gateway_timeout_s"] * 1000)
+    margin_ms = round(obs["margin_s"] * 1000)
+    for case, sent_ms in (("chain", gateway_ms), ("hurried", obs["client_budget_ms"])):
+        c = obs[case]
+        # the gateway sent its budget (or the client's smaller one) on to notifications,
+        # less what it used itself before forwarding
+        assert sent_ms - FAST * 1000 <= c["notifications_budget_ms"] <= sent_ms
+        # notifications gave auth what was left minus its margin: less than its own timeout
+        assert 0 < c["auth_budget_ms"] <= sent_ms - margin_ms
+        assert c["auth_budget_ms"] < obs["auth_timeout_s"] * 1000
+        # auth hung; notifications stopped waiting when that budget ran out, not at 1 s...
+        assert c["auth_answered"] is False
+        assert c["auth_budget_ms"] / 1000 - 0.25 <= c["auth_call_s"] < sent_ms / 1000
+        # ...and its own 503 reached the client: the gateway relayed it, it did not time out
+        assert c["notifications_status"] == c["status"] == 503
+        assert "auth service did not answer" in c["error"]
+        assert c["notifications_answered_s"] < obs["gateway_timeout_s"]
+        assert c["notifications_answered_s"] <= c["client_s"] < obs["gateway_timeout_s"] + MARGIN
+        # one trace: the gateway-made correlation id is the trace id at every hop
+        assert c["trace_ids"] == [c["correlation_id"].replace("-", "")]
+
+
+def check_circuit_breaker(obs: Observed) -> None:
+    calls, threshold, timeout = obs["calls"], obs["threshold"], obs["timeout_s"]
+    # closed: the first `threshold` calls each waited for the whole deadline...
+    for c in calls[:threshold]:
+        assert c["state_before"] == "closed" and c["outcome"] == "ServiceTimeout"
+        assert timeout * 0.9 <= c["seconds"] <= timeout + MARGIN
+    # ...then open: refused without being sent, far below the deadline
+    rest = calls[threshold:]
+    assert rest and all(c["state_before"] == "open" for c in rest)
+    assert all(c["outcome"] == "CircuitOpen" for c in rest)
+    assert max(c["seconds"] for c in rest) < timeout / 10
+    # degraded where the business allows it, a failure where it does not
+    assert obs["degraded"]["stale_read"].startswith("degraded")
+    assert obs["degraded"]["stale_read_user"] == "ada@example.com"
+    assert obs["degraded"]["unknown_token"] == "CircuitOpen"
+    assert obs["degraded"]["write"] == "CircuitOpen"
+    # recovery through half-open
+    assert obs["recovery"] == {
+        **obs["recovery"],
+        "state_before": "half-open",
+        "state_after": "closed",
+        "user": "ada@example.com",
+    }
+
+
 def check_async_queue(obs: Observed) -> None:
     assert obs["register_status"] == 201
     assert obs["emails_when_register_answered"] == 0
@@ -78,6 +126,24 @@ def check_eventual_consistency(obs: Observed) -> None:
     assert sorted(obs["emails_per_user"].values()) == [1] * users
 
 
+def check_outbox(obs: Observed) -> None:
+    # Redis down at sign-up: the user exists and can log in; the email waits in the outbox
+    assert obs["register_status"] == 201 and obs["login_status"] == 200
+    assert obs["health_while_down"] == 503
+    assert obs["outbox_while_down"] == {"pending": 1, "sent": 0}
+    assert obs["emails_while_down"] == 0
+    # the relay failed, kept the row, and backed off 0.1, 0.2 s (doubling)
+    assert obs["relay_failures_while_down"] >= 2
+    assert obs["relay_waits_s"][:2] == [0.1, 0.2]
+    # Redis back: queued within the last backoff wait (0.4 s at most) plus a margin
+    assert 0 <= obs["queued_after_redis_back_s"] <= 0.4 + MARGIN
+    assert obs["job_id"] == f"welcome-email-{obs['user_id']}"
+    assert obs["outbox_after"] == {"pending": 0, "sent": 1}
+    # exactly one email, and two re-sends of the same row are no-ops
+    assert obs["resend_duplicates"] == [True, True]
+    assert obs["jobs_for_user"] == 1 and obs["emails_delivered"] == 1
+
+
 def check_idempotency(obs: Observed) -> None:
     cases = obs["crash_cases"]
     for case in cases.values():
@@ -95,6 +161,24 @@ def check_idempotency(obs: Observed) -> None:
         "waiting": 1,
     }
     assert obs["logout_twice"] == {"statuses": [200, 200], "same_body": True, "verify_after": 401}
+
+
+def check_retries(obs: Observed) -> None:
+    attempts = obs["attempts"]
+    assert obs["runs_before_dead_letter"] == attempts == obs["attempts_made_when_failed"]
+    assert obs["planned_backoff_ms"] == [200 * 2**n for n in range(attempts - 1)]
+    for gap, planned in zip(obs["gaps_ms"], obs["planned_backoff_ms"], strict=True):
+        assert planned - 2 <= gap <= planned + MARGIN * 1000  # never early (ms rounding)
+    assert obs["failed_state"] == "failed"
+    assert obs["failed_reason"] == "no email template 'welcome-v2'"
+    assert obs["dead_letters"] == ["welcome-email-ada"] and obs["dead_letters_total"] == 1
+    assert obs["retry_results"] == ["retried", "not-failed"]  # two retries, queued once
+    assert obs["state_after_retry"] == "completed"
+    assert obs["runs_total"] == attempts + 1 == obs["attempts_made_after_retry"]
+    assert obs["emails_sent"] == 1
+    assert obs["counts_after"] == {
+        "waiting": 0, "active": 0, "delayed": 0, "completed": 1, "failed": 0
+    }  # fmt: skip
 
 
 def check_redis_backbone(obs: Observed) -> None:
@@ -130,9 +214,13 @@ def check_decision_matrix(obs: Observed) -> None:
 CHECKS: dict[str, Callable[[Observed], None]] = {
     "sync_http": check_sync_http,
     "gateway_proxy": check_gateway_proxy,
+    "deadlines": check_deadlines,
+    "circuit_breaker": check_circuit_breaker,
     "async_queue": check_async_queue,
     "eventual_consistency": check_eventual_consistency,
+    "outbox": check_outbox,
     "idempotency": check_idempotency,
+    "retries": check_retries,
     "redis_backbone": check_redis_backbone,
     "decision_matrix": check_decision_matrix,
 }

@@ -73,6 +73,7 @@ def test_launchpad_lesson_06_runs_end_to_end_and_prints_every_title(lesson06: Le
     assert "emails after a crash: 2 without a log, 1 with one" in done.stdout
     assert "crash in the window: 2, with an idempotency key: 1" in done.stdout
     assert "down -> 502 in" in done.stdout and "hung -> 504 after" in done.stdout
+    assert "answered 503 at" in done.stdout and "before the gateway's 1000 ms" in done.stdout
 
 
 def test_a_demo_runs_as_a_plain_script_by_path() -> None:

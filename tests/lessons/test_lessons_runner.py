@@ -23,15 +23,19 @@ from launchpad.lessons import (
 EXPECTED_DEMOS = [
     "sync_http",
     "gateway_proxy",
+    "deadlines",
+    "circuit_breaker",
     "async_queue",
     "eventual_consistency",
+    "outbox",
     "idempotency",
+    "retries",
     "redis_backbone",
     "decision_matrix",
 ]
 
 
-def test_lesson_06_has_its_seven_demos_in_teaching_order() -> None:
+def test_lesson_06_has_its_demos_in_teaching_order() -> None:
     lesson = find_lesson("06")
     assert [d.name for d in lesson.demos] == EXPECTED_DEMOS
     assert lesson.title == "Service communication"

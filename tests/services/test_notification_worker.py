@@ -11,12 +11,12 @@ import pytest
 
 from launchpad.queue import Job, JobState, Queue
 from launchpad.redis import EMBEDDED_URL, create_redis_connection
+from launchpad.services.email_provider import EmailProvider
 from launchpad.services.notification_worker import (
     NOTIFICATION_JOB_OPTIONS,
     NotificationProcessor,
     create_notification_worker,
 )
-from launchpad.services.outbox import Outbox
 from launchpad.services.system import System
 
 NOTE = {"to": "bob@example.com", "subject": "Hi", "body": "Hello", "type": "email"}
@@ -45,7 +45,7 @@ def test_the_lesson_defaults() -> None:
         "backoff": {"type": "exponential", "delay": 1000},
     }
     queue = Queue("defaults-check", create_redis_connection("t", EMBEDDED_URL))
-    worker = create_notification_worker(queue, Outbox())
+    worker = create_notification_worker(queue, EmailProvider())
     assert worker.concurrency == 5
     assert isinstance(worker.processor, NotificationProcessor)
     assert worker.processor.delivery_delay == 0.5
@@ -72,19 +72,19 @@ def test_a_retry_after_a_crash_between_send_and_record_sends_nothing_twice(
     unique_name: str,
 ) -> None:
     conn = create_redis_connection("t", EMBEDDED_URL)
-    outbox = Outbox()
+    email_provider = EmailProvider()
     flaky = CrashBeforeRecording(conn)
-    process = NotificationProcessor(outbox, flaky, delivery_delay=0, key_prefix=unique_name)
+    process = NotificationProcessor(email_provider, flaky, delivery_delay=0, key_prefix=unique_name)
     job = Job(id="welcome-email-1", name="send-notification", data=NOTE)
     with pytest.raises(ConnectionError):
         process(job)  # sent, then "died": the delivery log has no entry
-    assert len(outbox.deliveries) == 1
+    assert len(email_provider.deliveries) == 1
     result = process(job)  # the retry: the log misses it, the idempotency key catches it
     assert result["duplicate"] is True
-    assert len(outbox.deliveries) == 1
-    calls = outbox.calls
+    assert len(email_provider.deliveries) == 1
+    calls = email_provider.calls
     assert process(job)["duplicate"] is True  # a third run stops at the delivery log
-    assert outbox.calls == calls, "the delivery log answers without asking the provider"
+    assert email_provider.calls == calls, "the delivery log answers without asking the provider"
     conn.delete(f"{unique_name}:welcome-email-1")
 
 
@@ -92,28 +92,28 @@ def test_failures_are_retried_with_backoff_then_delivered_once(
     make_system: Callable[..., System], redis_url: str
 ) -> None:
     system = make_system(redis_url=redis_url)
-    system.outbox.fail_next(2)
+    system.email_provider.fail_next(2)
     job = system.queue.add("send-notification", NOTE)
     assert wait_for(finished(system.queue, job.id))
     done = system.queue.get_job(job.id)
     assert done is not None and done.state is JobState.COMPLETED
     assert done.attempts_made == 3
-    assert len(system.outbox.deliveries) == 1
-    assert system.outbox.calls == 3
+    assert len(system.email_provider.deliveries) == 1
+    assert system.email_provider.calls == 3
 
 
 def test_a_provider_that_always_fails_fails_the_job_after_3_attempts(
     make_system: Callable[..., System],
 ) -> None:
     system = make_system()
-    system.outbox.fail_always()
+    system.email_provider.fail_always()
     job = system.queue.add("send-notification", NOTE)
     assert wait_for(finished(system.queue, job.id))
     failed = system.queue.get_job(job.id)
     assert failed is not None and failed.state is JobState.FAILED
     assert failed.attempts_made == 3
     assert "provider is unavailable" in (failed.failed_reason or "")
-    assert system.outbox.deliveries == []
+    assert system.email_provider.deliveries == []
 
 
 def test_a_killed_worker_does_not_cause_a_duplicate_email(
@@ -132,17 +132,17 @@ def test_a_killed_worker_does_not_cause_a_duplicate_email(
     done = system.queue.get_job(job.id)
     assert done is not None and done.state is JobState.COMPLETED
     assert done.return_value["duplicate"] is True, "the second run found the delivery log"
-    assert len(system.outbox.deliveries) == 1
+    assert len(system.email_provider.deliveries) == 1
 
 
 def test_stopping_with_a_hung_provider_gives_up_after_the_timeout(
     make_system: Callable[..., System],
 ) -> None:
     system = make_system()
-    system.outbox.hang(30)
+    system.email_provider.hang(30)
     system.queue.add("send-notification", NOTE)
     assert wait_for(lambda: bool(system.worker and system.worker.jobs_in_hand()), 5)
     started = time.monotonic()
     assert system.stop_worker(timeout=0.3) is False  # killed: the job will run again later
     assert time.monotonic() - started < 0.3 + 1.5
-    system.outbox.heal()
+    system.email_provider.heal()

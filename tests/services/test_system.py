@@ -5,10 +5,8 @@ and on real ports with a real Redis server."""
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from services_helpers import PASSWORD, login, register
@@ -37,14 +35,15 @@ def test_register_through_the_gateway_delivers_one_welcome_email_with_one_id(
     assert system.wait_for_deliveries(1)
     job = system.queue.get_job(f"welcome-email-{user_id}")
     assert job is not None and job.correlation_id == "full-path-1"
-    delivery = system.outbox.deliveries[0]
+    delivery = system.email_provider.deliveries[0]
     assert delivery.to == "ada@example.com" and delivery.subject == "Welcome to LaunchPad"
 
     # registering again (409) queues nothing; the same job id could not be added twice anyway
     assert register(client, "ADA@example.com").status_code == 409
-    status = client.get(f"/notifications/welcome-email-{user_id}")
-    assert status.json()["state"] == "completed"
-    assert len(system.outbox.deliveries) == 1
+    bearer = {"Authorization": f"Bearer {login(client)}"}
+    status = client.get(f"/notifications/welcome-email-{user_id}", headers=bearer)
+    assert status.json()["state"] == "completed"  # a user sees their own welcome email
+    assert len(system.email_provider.deliveries) == 1
 
     services = {r["service"] for r in logs.records if r["correlation_id"] == "full-path-1"}
     assert {"gateway", "auth", "queue", "worker"} <= services, services
@@ -55,11 +54,16 @@ def test_login_and_notify_through_the_gateway(system: System, logs: CollectingHa
     register(client)
     token = login(client)
     bearer = {"Authorization": f"Bearer {token}"}
-    note = {"to": "bob@example.com", "subject": "Hi", "body": "Hello Bob", "type": "email"}
+    note = {"to": "ada@example.com", "subject": "Hi", "body": "Hello Ada", "type": "email"}
+    assert client.post("/notifications", json=note | {"to": "bob@example.com"},
+                       headers=bearer).status_code == 403  # fmt: skip
     accepted = client.post("/notifications", json=note, headers=bearer)
     assert accepted.status_code == 202
     assert system.wait_for_deliveries(2)  # the welcome email and this one
-    assert {d.to for d in system.outbox.deliveries} == {"ada@example.com", "bob@example.com"}
+    assert sorted((d.to, d.subject) for d in system.email_provider.deliveries) == [
+        ("ada@example.com", "Hi"),
+        ("ada@example.com", "Welcome to LaunchPad"),
+    ]
     assert client.post("/auth/logout", headers=bearer).status_code == 200
     assert client.post("/notifications", json=note, headers=bearer).status_code == 401
 
@@ -72,30 +76,14 @@ def test_a_crlf_correlation_id_never_reaches_a_log_line(
     make_system: Callable[..., System], logs: CollectingHandler
 ) -> None:
     system = make_system()
-    body = json.dumps({"email": "eve@example.com", "password": PASSWORD, "name": "Eve"})
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/auth/register",
-        "RAW_URI": "/auth/register",
-        "SERVER_NAME": "gateway",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(body)),
-        "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(body.encode()),
-        "HTTP_X_CORRELATION_ID": 'evil\r\n{"level":"error","forged":true}',
-    }
-    seen: dict[str, Any] = {}
-
-    def start_response(status: str, headers: list[tuple[str, str]], exc: Any = None) -> Any:
-        seen["status"], seen["headers"] = status, dict(headers)
-
-    b"".join(system.gateway(environ, start_response))
-    assert seen["status"].startswith("201")
+    body = {"email": "eve@example.com", "password": PASSWORD, "name": "Eve"}
+    # Raw CR/LF in a header is refused by the gateway's parser (400); this is the encoded
+    # form a log forger sends, and a value that is not a safe id is replaced.
+    forged = 'evil%0d%0a{"level":"error","forged":true}'
+    r = system.client().post("/auth/register", json=body, headers={"x-correlation-id": forged})
+    assert r.status_code == 201
     assert system.wait_for_deliveries(1)
-    new_id = seen["headers"]["x-correlation-id"]
+    new_id = r.headers["x-correlation-id"]
     assert "\r" not in new_id and "evil" not in new_id
     dumped = json.dumps(logs.records)
     assert "evil" not in dumped and "forged" not in dumped

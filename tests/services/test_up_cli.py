@@ -14,7 +14,7 @@ from typing import IO
 import httpx
 from services_helpers import PASSWORD
 
-NOTE = {"to": "bob@example.com", "subject": "Hi", "body": "Hello Bob", "type": "email"}
+NOTE = {"to": "ada@example.com", "subject": "Hi", "body": "Hello Bob", "type": "email"}
 
 
 def start(*args: str) -> subprocess.Popen[str]:
@@ -71,8 +71,8 @@ def test_launchpad_up_runs_the_system_and_stops_on_ctrl_c() -> None:
             assert accepted.status_code == 202
             job_url = f"/notifications/{accepted.json()['jobId']}"
             deadline = time.monotonic() + 10
-            while client.get(job_url).json()["state"] != "completed":
-                assert time.monotonic() < deadline, client.get(job_url).json()
+            while client.get(job_url, headers=bearer).json()["state"] != "completed":
+                assert time.monotonic() < deadline, client.get(job_url, headers=bearer).json()
                 time.sleep(0.05)
     finally:
         code, rest = stop(process)
