@@ -27,7 +27,8 @@ snippet section (the lesson's tests check that it is the same); on the site it b
 snippet itself, ``--8<-- "PATH:SECTION"``, titled with PATH, so the site shows the file.
 Snippet lines (``--8<--``) are left for pymdownx.snippets, which runs after this hook.
 
-A lesson page shows how to run a demo and, folded, the demo's code, with one line::
+A lesson page shows how to run a demo, what it printed when the site was built (the
+demos.py hook runs it) and, folded, the demo's code, with one line::
 
     <!-- demo: lessons/06-service-communication/sync_http.py -->
 """
@@ -184,13 +185,14 @@ def _rewrite_target(target: str, source: str, page: str) -> str | None:
             if file == repo_path and _normalise(heading) == _normalise(anchor):
                 return _page_link(page, shown_on, slug)
         if repo_path in _file_pages and not path.endswith(".md"):
-            return _page_link(page, _file_pages[repo_path], None)
+            return _page_link(page, _file_pages[repo_path], None) or None
         return None
     if repo_path.endswith("/") or (_repo_root / repo_path).is_dir():
         candidate = posixpath.join(repo_path.rstrip("/"), "README.md")
         repo_path = candidate if candidate in _file_pages else repo_path
     if repo_path in _file_pages:
-        return _page_link(page, _file_pages[repo_path], None)
+        # a link to the page the reader is on would be href="": show the path instead
+        return _page_link(page, _file_pages[repo_path], None) or None
     return None
 
 
@@ -292,6 +294,8 @@ def _demo_block(path: str) -> list[str]:
         "    ```",
         "",
         f"    or `python {path}`. Add `--json` to print only what the run measured.",
+        "",
+        f"<!-- demo-output: {path} -->",  # demos.py puts a real run's output here
         "",
         f'??? example "The demo\'s code: `{path}`"',
         "",

@@ -11,9 +11,10 @@ import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
-from docs_site import Build, build_site
+from docs_site import Build, build_site, mkdocs_setting
 
 
 @pytest.fixture(scope="session")
@@ -38,15 +39,24 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="session")
-def site_url(good_site: Build) -> Iterator[str]:
-    """The built site served over HTTP on 127.0.0.1, on a free port."""
-    handler = functools.partial(_QuietHandler, directory=str(good_site.site))
+def site_url(good_site: Build, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The built site served over HTTP on 127.0.0.1, on a free port, under the path of
+    mkdocs.yml's ``site_url`` (``/launchpad/``), as its real host serves it: the 404 page's
+    links are absolute to that path."""
+    prefix = urlsplit(mkdocs_setting("site_url")).path.strip("/")
+    root = tmp_path_factory.mktemp("served")
+    if prefix:
+        (root / prefix).parent.mkdir(parents=True, exist_ok=True)
+        (root / prefix).symlink_to(good_site.site, target_is_directory=True)
+    else:
+        root = good_site.site
+    handler = functools.partial(_QuietHandler, directory=str(root))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="docs-site", daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
+        yield f"http://127.0.0.1:{server.server_address[1]}/" + (f"{prefix}/" if prefix else "")
     finally:
         server.shutdown()
         server.server_close()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 REPO = Path(__file__).resolve().parents[2]
 MKDOCS_YML = REPO / "mkdocs.yml"
@@ -36,3 +39,24 @@ def build_site(site_dir: Path) -> subprocess.CompletedProcess[str]:
         timeout=180,
         env=env,
     )
+
+
+def load_hook(name: str) -> ModuleType:
+    """A hook of the site (``docs/hooks/NAME.py``) as a module, to test its parts alone."""
+    spec = importlib.util.spec_from_file_location(
+        f"docs_hook_{name}", REPO / "docs" / "hooks" / f"{name}.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+def mkdocs_setting(name: str) -> str:
+    """A top-level ``name: value`` of mkdocs.yml, read as text: loading the whole config
+    (plugins and all) in a test process is slow and not safe from several threads."""
+    text = MKDOCS_YML.read_text(encoding="utf-8")
+    match = re.search(rf"^{re.escape(name)}:\s*(\S+)", text, re.M)
+    assert match is not None, f"mkdocs.yml has no {name}"
+    return match.group(1).strip("\"'")

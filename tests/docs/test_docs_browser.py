@@ -8,6 +8,11 @@ diagram became an SVG, each link inside the site and each image resolves (anchor
 and the search box finds "idempotency". A screenshot of a lesson page is saved under the
 test's temporary folder for a human to look at.
 
+A second pass reads the pages as a phone does (390 px wide) and as a screen reader does:
+no page scrolls sideways, every table fits its column (they turn into cards), every diagram
+has a text alternative (an SVG title and description, from accTitle/accDescr), and every
+diagram's labels are at least 12 px on screen, on the page or on its full-size page.
+
 Without Chromium the test skips and says why, except under ``CI`` or
 ``LAUNCHPAD_REQUIRE_BROWSER=1``, where a missing browser is a failure.
 """
@@ -265,3 +270,111 @@ def test_every_page_in_headless_chromium(
     assert found.diagrams >= 3, "the sync call, the gateway and the welcome email are drawn"
     assert any("dempotency" in title for title in titles), titles
     assert shot.stat().st_size > 10_000
+
+
+PHONE_WIDTH = 390
+LEGIBLE_PX = 12.0
+
+# what a phone reader and a screen reader get from one page
+PHONE_VIEW = """
+() => {
+  const legible = (svg) => {
+    let smallest = Infinity;
+    for (const t of svg.querySelectorAll('text, foreignObject div, foreignObject span')) {
+      if (!t.textContent.trim() || !t.getBoundingClientRect().height) continue;
+      const size = parseFloat(getComputedStyle(t).fontSize) * svg.getScreenCTM().a;
+      smallest = Math.min(smallest, size);
+    }
+    return smallest;
+  };
+  const named = (svg, attribute) => {
+    const ids = (svg.getAttribute(attribute) || '').split(' ').filter(Boolean);
+    return ids.map((id) => (svg.querySelector('#' + CSS.escape(id)) || {}).textContent || '')
+      .join(' ').trim();
+  };
+  const diagrams = Array.from(document.querySelectorAll('div.mermaid')).map((div) => {
+    const svg = div.shadowRoot && div.shadowRoot.querySelector('svg');
+    const figure = div.closest('figure');
+    const full = figure && figure.querySelector('a.diagram__full');
+    return svg ? {
+      title: named(svg, 'aria-labelledby'), description: named(svg, 'aria-describedby'),
+      smallest: legible(svg), full: full ? full.href : null,
+    } : null;
+  });
+  const tables = Array.from(document.querySelectorAll('article table')).map((table) => ({
+    width: table.scrollWidth, room: table.parentElement.clientWidth,
+  }));
+  const svg = document.querySelector('#diagram svg');  // a full-size diagram page
+  return {
+    page: document.documentElement.scrollWidth, diagrams, tables,
+    full: svg ? {smallest: legible(svg), text: document.body.innerText} : null,
+  };
+}
+"""
+
+
+def _phone_problems(page: Any, url: str, name: str) -> list[str]:
+    page.goto(url, wait_until="load")
+    page.wait_for_function(DIAGRAMS_SETTLED, timeout=15_000)
+    seen = page.evaluate(PHONE_VIEW)
+    problems = []
+    if seen["page"] > PHONE_WIDTH + 1:
+        problems.append(f"{name}: the page is {seen['page']} px wide on a {PHONE_WIDTH} px phone")
+    for number, table in enumerate(seen["tables"], 1):
+        if table["width"] > table["room"] + 1:
+            problems.append(f"{name}: table {number} is {table['width']} px in {table['room']} px")
+    for number, diagram in enumerate(seen["diagrams"], 1):
+        where = f"{name}: diagram {number}"
+        if diagram is None:
+            problems.append(f"{where} did not render")
+            continue
+        if not diagram["title"] or not diagram["description"]:
+            problems.append(f"{where} has no text alternative (accTitle/accDescr): {diagram}")
+        if diagram["smallest"] >= LEGIBLE_PX:
+            continue
+        if diagram["full"] is None:
+            problems.append(f"{where}: labels of {diagram['smallest']:.1f} px and no full size")
+            continue
+        page.goto(diagram["full"], wait_until="load")
+        page.wait_for_function("() => document.querySelector('#diagram svg')", timeout=15_000)
+        full = page.evaluate(PHONE_VIEW)["full"]
+        if full["smallest"] < LEGIBLE_PX:
+            problems.append(f"{where}: full size has labels of {full['smallest']:.1f} px")
+        if diagram["title"] not in full["text"]:
+            problems.append(f"{where}: the full-size page does not say what it shows")
+    return problems
+
+
+def test_pages_on_a_phone_and_for_a_screen_reader(
+    sync_playwright: Any, good_site: Build, site_url: str, tmp_path: Path
+) -> None:
+    """390 px wide: nothing scrolls sideways, tables fit, diagrams are legible and named."""
+    wanted = [
+        html
+        for html in good_site.pages()
+        if re.search(r'<table|<pre class="mermaid"', html.read_text(encoding="utf-8"))
+    ]
+    problems: list[str] = []
+    diagrams = 0
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            context = browser.new_context(
+                viewport={"width": PHONE_WIDTH, "height": 844}, is_mobile=True, has_touch=True
+            )
+            context.add_init_script(OPEN_SHADOW_ROOTS)
+            page = context.new_page()
+            page.set_default_timeout(20_000)
+            for html in wanted:
+                name = html.relative_to(good_site.site).as_posix()
+                diagrams += html.read_text(encoding="utf-8").count('<pre class="mermaid">')
+                problems += _phone_problems(page, _page_url(good_site.site, site_url, html), name)
+            page.goto(urljoin(site_url, "exercise/grading/"), wait_until="load")
+            page.screenshot(path=str(tmp_path / "grading-on-a-phone.png"), full_page=False)
+        finally:
+            browser.close()
+    print(f"\nphone check: {len(wanted)} pages with tables or diagrams, {diagrams} diagrams")
+    assert problems == []
+    assert diagrams >= 4, "the lesson's diagrams were checked"

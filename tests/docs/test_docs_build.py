@@ -10,12 +10,10 @@ from __future__ import annotations
 import importlib.util
 import re
 import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
-from docs_site import MKDOCS_BUILD, MKDOCS_YML, REPO, Build
+from docs_site import MKDOCS_BUILD, MKDOCS_YML, REPO, Build, load_hook, mkdocs_setting
 
 DOCS = REPO / "docs"
 SNIPPET_LINE = re.compile(r"""^\s*-+8<-+\s+["'](?P<spec>[^"']+)["']\s*$""")
@@ -160,19 +158,8 @@ def test_reference_has_a_page_for_each_public_module() -> None:
         )
 
 
-def _load_hook() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "docs_sections_hook", DOCS / "hooks" / "sections.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_section_hook_cuts_sections_at_headings_outside_code(tmp_path: Path) -> None:
-    hook = _load_hook()
+    hook = load_hook("sections")
     hook._repo_root = tmp_path
     (tmp_path / "lesson").mkdir()
     (tmp_path / "lesson" / "README.md").write_text(
@@ -227,7 +214,7 @@ def test_every_demo_of_the_lesson_has_its_run_box_on_a_page() -> None:
 
 def test_every_section_of_the_lesson_readme_is_on_the_site() -> None:
     """A section added to the lesson's README must get a place on the site."""
-    hook = _load_hook()
+    hook = load_hook("sections")
     readme = f"{LESSON}/README.md"
     lines = (REPO / readme).read_text(encoding="utf-8").splitlines()
     sections = [h for h in hook._headings(lines) if h.level == 2]
@@ -258,3 +245,86 @@ def test_the_grading_page_lists_every_check_the_grader_scores(good_site: Build) 
             assert check.title not in page, f"the hidden check {check.name} is described"
     full = sum(c.points for c in CHECKS if not c.extra_credit)
     assert f"Full marks: <strong>{full:g} points</strong>" in page
+
+
+def _page_text(site: Path, page: str) -> str:
+    import html
+
+    raw = (site / page).read_text(encoding="utf-8")
+    return html.unescape(re.sub(r"<[^>]+>", "", raw))
+
+
+def test_home_and_getting_started_say_how_to_get_the_kit(good_site: Build) -> None:
+    """A reader without a clone learns where the kit is, what it needs and whom it is for."""
+    repo_url = mkdocs_setting("repo_url").rstrip("/")
+    folder = repo_url.rsplit("/", 1)[-1]
+    home = _page_text(good_site.site, "index.html")
+    start = _page_text(good_site.site, "getting-started/index.html")
+    for page, text in (("home", home), ("getting started", start)):
+        assert f"git clone {repo_url}.git" in text, f"{page}: no clone command"
+        assert f"cd {folder}" in text, f"{page}: no cd into the clone"
+        assert "make demo" in text and "make test" in text, f"{page}: not the two commands"
+        assert "Python 3.10" in text, f"{page}: no Python version"
+    for needed in ("Who it is for", "Time:", "For instructors", "Gradescope", "student copy"):
+        assert needed in home, f"the home page does not say {needed!r}"
+    for windows in (
+        "py -m venv .venv",
+        r".venv\Scripts\pip install -e .",
+        r".venv\Scripts\launchpad lesson 06",
+        "no part of the kit has been run on Windows",
+    ):
+        assert windows in start, f"getting started lacks the Windows step {windows!r}"
+
+
+@pytest.mark.instructor_kit  # a student copy has no instructor pages to link to
+def test_the_home_page_links_to_the_instructors_guide(good_site: Build) -> None:
+    assert 'href="instructors/"' in (good_site.site / "index.html").read_text(encoding="utf-8")
+
+
+def test_the_repository_address_is_written_once(good_site: Build) -> None:
+    """mkdocs.yml's repo_url is the one place; pages use {{ repo_url }} and friends."""
+    host_path = mkdocs_setting("repo_url").split("://", 1)[1].rstrip("/")
+    sources = [*DOCS.rglob("*.md"), *REPO.glob("*/**/README.md"), REPO / "README.md"]
+    for source in sources:
+        if ".venv" in source.parts or "node_modules" in source.parts:
+            continue
+        assert host_path not in source.read_text(encoding="utf-8"), (
+            f"{source.relative_to(REPO)} writes the repository address; use {{{{ repo_url }}}}"
+        )
+    leftover = [p for p in good_site.pages() if "{{ " in p.read_text(encoding="utf-8")]
+    assert not leftover, f"unfilled {{{{ ... }}}} on {leftover}"
+
+
+def test_the_sitemap_lists_every_page(good_site: Build) -> None:
+    site_url = mkdocs_setting("site_url")
+    sitemap = (good_site.site / "sitemap.xml").read_text(encoding="utf-8")
+    listed = set(re.findall(r"<loc>([^<]+)</loc>", sitemap))
+    for page in good_site.pages():
+        rel = page.relative_to(good_site.site).as_posix()
+        if rel == "404.html":
+            continue
+        url = site_url + rel.removesuffix("index.html")
+        assert url in listed, f"sitemap.xml does not list {url}"
+
+
+def test_a11y_hook_wants_a_text_alternative_and_labels_table_cells() -> None:
+    from types import SimpleNamespace
+
+    from mkdocs.exceptions import PluginError
+
+    hook = load_hook("a11y")
+    page = SimpleNamespace(url="lesson-06/gateway/", file=SimpleNamespace(src_uri="x.md"))
+    bare = '<pre class="mermaid"><code>flowchart LR\n  a --&gt; b\n</code></pre>'
+    with pytest.raises(PluginError, match="accTitle"):
+        hook.on_page_content(bare, page=page, config={}, files=None)
+    named = bare.replace("LR\n", "LR\n  accTitle: A to B\n  accDescr: a calls b\n")
+    out = hook.on_page_content(named, page=page, config={}, files=None)
+    assert 'href="../../assets/diagrams/lesson-06-gateway-1.html"' in out
+    assert hook._description(hook._full_size["assets/diagrams/lesson-06-gateway-1.html"][0]) == (
+        "a calls b"
+    )
+    table = "<table><thead><tr><th>check</th><th>points</th></tr></thead><tbody><tr><td>a</td>"
+    table += '<td style="text-align: right;">8</td></tr></tbody></table>'
+    out = hook.on_page_content(table, page=page, config={}, files=None)
+    assert '<td data-label="check">a</td>' in out
+    assert '<td data-label="points" style="text-align: right;">8</td>' in out

@@ -28,12 +28,23 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from docs_site import REPO, Build
+from docs_site import REPO, Build, mkdocs_setting
 
-SHELL_LANGUAGES = {"language-bash", "language-sh", "language-shell", "language-console"}
-INLINE_COMMAND = re.compile(r"^(?:(?:launchpad|make|python3?) [a-z.-]|[A-Z_]+=\S+ )")
+SHELL_LANGUAGES = {
+    "language-bash",
+    "language-sh",
+    "language-shell",
+    "language-console",
+    "language-powershell",
+}
+INLINE_COMMAND = re.compile(
+    r"^(?:(?:launchpad|make|python3?|py) [a-z.-]|[A-Z_]+=\S+ |\.venv\\Scripts\\\w)"
+)
+WINDOWS_VENV = re.compile(r"^\.venv\\Scripts\\(?P<tool>\w+)(?P<rest>.*)$")
 PLACEHOLDER = re.compile(r"\b[A-Z]{3,}\b(?!=)|<[^>]+>|\.\.\.")
 LAUNCHPAD = [sys.executable, "-m", "launchpad.cli"]
+# A student copy (`launchpad release`) has no tests/grading: those tests are the instructor's.
+STUDENT_COPY = (REPO / ".launchpad-student-copy").is_file()
 
 
 class _Commands(HTMLParser):
@@ -186,6 +197,14 @@ def grading_command(m: re.Match[str]) -> str | None:
     return _flags_known(words[0], words[1:]) or _paths_exist(kit_paths)
 
 
+def release_command(m: re.Match[str]) -> str | None:
+    """The instructor's one command for the student copy and the autograder: it must exist."""
+    proc = _run([*LAUNCHPAD, "release", "--help"])
+    if proc.returncode != 0:
+        return "`launchpad release` is not a command of the kit (yet): the page promises it"
+    return _flags_known("release", shlex.split(m.group(0))[2:])
+
+
 def make_target(m: re.Match[str]) -> str | None:
     proc = _run(["make", "-n", m.group("target")], timeout=30)
     return None if proc.returncode == 0 else f"make -n {m.group('target')}: {proc.stderr.strip()}"
@@ -197,6 +216,28 @@ def setup_step(m: re.Match[str]) -> str | None:
     for word, text in needed.items():
         if word in m.group(0) and text not in makefile:
             return f"the Makefile no longer does '{text}', so this step is not tested"
+    return None
+
+
+def windows_step(m: re.Match[str]) -> str | None:
+    """A Windows line is the Linux line with ``.venv\\Scripts\\``: check that line instead."""
+    tool, rest = m.group("tool"), m.group("rest")
+    posix = ". .venv/bin/activate" if tool == "activate" else f"{tool}{rest}"
+    problems = _problems_of(posix)
+    return "; ".join(problems) or None
+
+
+def _repo_url() -> str:
+    return mkdocs_setting("repo_url").rstrip("/")
+
+
+def clone_step(m: re.Match[str]) -> str | None:
+    """The clone command and folder are the ones mkdocs.yml's repo_url gives."""
+    url = _repo_url()
+    if m.group("url") and m.group("url") != url + ".git":
+        return f"clones {m.group('url')}, but mkdocs.yml's repo_url is {url}"
+    if m.group("folder") and m.group("folder") != url.rsplit("/", 1)[-1]:
+        return f"cd {m.group('folder')}: the clone of {url} makes another folder"
     return None
 
 
@@ -230,25 +271,40 @@ RULES: list[Rule] = [
         "tests/services",
     ),
     Rule(r"launchpad (?:check|grade)(?: \S+)*", grading_command, "tests/grading"),
+    Rule(r"launchpad release(?: \S+)*", release_command, "tests/grading"),
     Rule(
         r"launchpad worker(?: [\w.]+:\w+)?(?: --?[a-z-]+(?:[ =]\S+)?)*",
         lambda m: _flags_known("worker", shlex.split(m.group(0))[2:]),
         "tests/queue/test_queue_cli.py",
     ),
     Rule(
+        r"launchpad jobs(?: [\w.-]+)?(?: --?[a-z-]+(?: [\w.-]+)*)*",
+        lambda m: _flags_known("jobs", shlex.split(m.group(0))[2:]),
+        "tests/core/test_jobs_cli.py",
+    ),
+    Rule(
         r"launchpad docs (?:build|serve)(?: \S+)*", lambda m: None, "tests/docs/test_docs_build.py"
     ),
     Rule(
-        r"make (?P<target>demo|test|docs|lint|bench)",
+        r"make (?P<target>demo|test|docs|lint|bench)(?: PYTHON=python3(?:\.\d+)?)?",
         make_target,
         ".ci/run (make test) and here (make -n)",
     ),
     Rule(
-        r"python3? -m venv \.venv|\. \.venv/bin/activate|pip install -e (?:\.|'\.\[\w+\]')",
+        r"(?:python3?|py) -m venv \.venv|\. \.venv/bin/activate"
+        r"|pip install -e (?:\.|'\.\[\w+\]'|\"\.\[\w+\]\")",
         setup_step,
         "the Makefile, which make demo / make test run",
     ),
+    Rule(r"python3? -m pytest", lambda m: None, ".ci/run (make test runs pytest)"),
+    Rule(WINDOWS_VENV.pattern.strip("^$"), windows_step, "here (as its Linux line)"),
+    Rule(
+        r"git clone (?P<url>\S+)|cd (?P<folder>[\w.-]+)",
+        clone_step,
+        "here (the address is mkdocs.yml's repo_url)",
+    ),
     Rule(r"(?:export )?(?P<var>[A-Z_]+)=(?P<value>\S+)", settings_env, "here (the value is valid)"),
+    Rule(r"(?:python3|py) --version", lambda m: None, "an outside tool: nothing to run"),
     Rule(r"redis-server(?: --port \d+)?(?: &)?", lambda m: None, "an outside tool: nothing to run"),
     # a line of a script meant for another machine (Gradescope's run_autograder)
     Rule(r"cd /autograder/\S+", lambda m: None, "an outside tool: nothing to run"),
@@ -280,7 +336,7 @@ def _problems_of(command: str) -> list[str]:
             ("here", "an outside", "the Makefile")
         ):
             guard = rule.guarded_by.split()[0]
-            if not (REPO / guard).exists():
+            if not (REPO / guard).exists() and not (STUDENT_COPY and guard == "tests/grading"):
                 problems.append(f"`{part}` is said to be run by {guard}, which does not exist")
         why = rule.check(match)
         if why:
@@ -312,6 +368,9 @@ def test_every_command_on_the_site_is_run_or_checked(good_site: Build) -> None:
         "launchpad lesson 06 no_such_demo",
         "python lessons/06-service-communication/nope.py",
         "rm -rf /",
+        "git clone https://example.org/other/kit.git",
+        "cd kit",
+        r".venv\Scripts\launchpad lesson 06 no_such_demo",
     ],
 )
 def test_a_wrong_or_unknown_command_is_caught(command: str) -> None:
