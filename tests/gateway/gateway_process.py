@@ -1,8 +1,8 @@
 """Run a gateway in its own process, so a test can measure that process's memory alone.
 
-Usage: ``python gateway_process.py FRONT UPSTREAM_URL [TIMEOUT]``, FRONT ``event-loop``
-(:func:`serve_gateway`, as ``launchpad up`` runs it) or ``wsgi`` (werkzeug). Prints the
-gateway's URL on one line, then serves until its standard input closes.
+Usage: ``python gateway_process.py event-loop UPSTREAM_URL [TIMEOUT]`` (the one front,
+:func:`serve_gateway`, as ``launchpad up`` runs it). Prints the gateway's URL on one line,
+then serves until its standard input closes.
 """
 
 from __future__ import annotations

@@ -188,9 +188,9 @@ def test_crlf_in_a_correlation_id_reaches_neither_logs_nor_upstream(
     status, headers, body = raw_request(gateway_server.port, request)
     new_id = headers["x-correlation-id"]
     assert str(uuid.UUID(new_id)) == new_id  # a fresh id, nothing of the client's
-    if front == "event-loop" and "%0d" not in header_lines:
+    if "%0d" not in header_lines:
         _assert_refused_by_the_parser(status, body, new_id, upstream)
-    else:  # werkzeug's parser reads it; the gateway replaces the unsafe id
+    else:  # the parser reads an encoded CR/LF; the gateway replaces the unsafe id
         assert status == 200
         echo = json.loads(body)
         assert header_values(echo, "x-correlation-id") == [new_id]
@@ -221,20 +221,13 @@ def _assert_refused_by_the_parser(
 def test_a_bare_cr_never_reaches_a_header_value(
     gateway_server: RunningServer, gateway_logs: CollectingHandler, upstream: Upstream, front: str
 ) -> None:
-    """Python's header parser ends a line at a bare CR, so "abc\\rX-Injected: yes" arrives as
-    two headers: the id is the harmless "abc" and no value anywhere holds a CR or LF.
-    aiohttp's parser refuses the request instead."""
+    """A bare CR inside a header line (RFC 9112 §2.2) is refused by the parser: it never
+    reaches a header value, the upstream or a log line."""
     request = (
         b"GET /auth/echo HTTP/1.1\r\nHost: gw\r\nx-correlation-id: abc\rX-Injected: yes\r\n\r\n"
     )
     status, headers, body = raw_request(gateway_server.port, request)
-    if front == "event-loop":
-        _assert_refused_by_the_parser(status, body, headers["x-correlation-id"], upstream)
-    else:
-        assert status == 200
-        echo = json.loads(body)
-        assert all("\r" not in v and "\n" not in v for _, v in echo["headers"])
-        assert header_values(echo, "x-correlation-id") == [headers["x-correlation-id"]]
+    _assert_refused_by_the_parser(status, body, headers["x-correlation-id"], upstream)
     _wait_for_records(gateway_logs, lambda rec: rec.get("status") == status)
     for record in gateway_logs.records:
         assert not any("\r" in str(v) or "\n" in str(v) for v in record.values())
@@ -374,7 +367,7 @@ def test_an_upstream_that_resets_gives_502(http: httpx.Client, front: str) -> No
         listener.close()
     assert r.status_code == 502
     assert "closed the connection without answering" in r.json()["error"]
-    assert hangups == (2 if front == "event-loop" else 1)
+    assert hangups == 2  # a GET closed without an answer is sent once more (RFC 9112 §9.3.1.1)
 
 
 def test_health_reports_each_upstream(http: httpx.Client, gateway_server: RunningServer) -> None:
@@ -430,10 +423,6 @@ def test_a_client_that_stops_mid_body_gets_400(
         sock.sendall(b"POST /auth/upload HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000000\r\n\r\n")
         sock.sendall(b"only ten b")
         sock.shutdown(socket.SHUT_WR)  # the client gives up
-        if front == "wsgi":  # werkzeug still answers a half-closed connection
-            status, _, body = read_response(sock)
-            assert status == 400
-            assert "client sent 10 of 1000000 body bytes" in json.loads(body)["error"]
     # asyncio takes the half-close as the end of the connection: the log tells what happened.
     (line,) = _wait_for_records(gateway_logs, lambda rec: rec.get("path") == "/auth/upload")
     assert line["status"] == 400
