@@ -23,6 +23,12 @@ passes these rules, each from the RFC that a production proxy (nginx, Envoy) als
 
 Every refusal closes the connection when the rest of the byte stream may not be read the
 way the client meant it (framing, version).
+
+The HTTP parser (aiohttp's llhttp) refuses some of these lines before the rules see them:
+``GET / HTTP/1.2`` or ``BREW / HTTP/1.1``. ``refuse_request_line`` gives such a line the
+status the rules give it (505, 501) rather than a bare 400. One deviation: RFC 9110 §6.2
+says a minor version above 1.1 SHOULD be read as 1.1; the parser cannot, so the gateway
+answers 505 and names the version to speak.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ __all__ = [
     "Refusal",
     "check_request",
     "header_text",
+    "refuse_request_line",
     "text_headers",
     "valid_host",
 ]
@@ -50,6 +57,12 @@ FORWARDED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 _REFUSED_METHODS = frozenset({"CONNECT", "TRACE"})  # registered (RFC 9110 §9.3), not allowed
 _VERSIONS = ((1, 0), (1, 1))
+
+# RFC 9112 §3: method SP request-target SP HTTP-version, the method a token (RFC 9110 §5.6.2).
+_REQUEST_LINE = re.compile(
+    rb"(?P<method>[!#$%&'*+\-.^_`|~0-9A-Za-z]+) (?P<target>[^ \x00-\x1f\x7f]+) "
+    rb"HTTP/(?P<major>[0-9])\.(?P<minor>[0-9])"
+)
 
 # RFC 3986 §3.2.2-3: IP-literal / IPv4 / reg-name, then an optional port.
 _HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(:[0-9]{0,5})?")
@@ -105,18 +118,16 @@ def check_request(
 
     ``path`` is the (loggable) target, only carried into the refusal for the log line.
     """
-    if version not in _VERSIONS:
-        shown = f"HTTP/{version[0]}.{version[1]}"
-        return Refusal(505, f"{shown} is not supported: speak HTTP/1.1", path, close=True)
+    refusal = _version_rule(version, path)
+    if refusal is not None:
+        return refusal
     size = sum(len(n) + len(v) + 4 for n, v in raw_headers)  # "name: value\r\n"
     if size > limits.max_header_bytes:
         message = f"request headers are {size} bytes, over the {limits.max_header_bytes} cap"
         return Refusal(431, message, path, close=True)
-    if method not in FORWARDED_METHODS:
-        if method in _REFUSED_METHODS:
-            allow = (("allow", ", ".join(FORWARDED_METHODS)),)
-            return Refusal(405, f"{method} is not forwarded", path, headers=allow)
-        return Refusal(501, "unknown method", path)
+    refusal = _method_rule(method, path)
+    if refusal is not None:
+        return refusal
     names = [n.lower() for n, _ in raw_headers]
     if version == (1, 0) and b"transfer-encoding" in names:
         message = "HTTP/1.0 has no Transfer-Encoding: the body's framing is faulty"
@@ -129,6 +140,36 @@ def check_request(
     if any(header_text(v) is None for _, v in raw_headers):
         return Refusal(400, "a header value is not UTF-8", path)
     return None
+
+
+def refuse_request_line(line: bytes) -> Refusal | None:
+    """For a request line the HTTP parser refused: the version or method rule it breaks
+    (505, 405, 501) when the line is well-formed, else ``None`` (the parser's 400 stands).
+
+    The refusal's ``path`` is the line's target as sent: make it loggable before logging.
+    """
+    match = _REQUEST_LINE.fullmatch(line)
+    if match is None:
+        return None
+    path = match["target"].decode("latin-1")
+    version = (int(match["major"]), int(match["minor"]))
+    return _version_rule(version, path) or _method_rule(match["method"].decode("ascii"), path)
+
+
+def _version_rule(version: tuple[int, int], path: str) -> Refusal | None:
+    if version in _VERSIONS:
+        return None
+    shown = f"HTTP/{version[0]}.{version[1]}"
+    return Refusal(505, f"{shown} is not supported: speak HTTP/1.1", path, close=True)
+
+
+def _method_rule(method: str, path: str) -> Refusal | None:
+    if method in FORWARDED_METHODS:
+        return None
+    if method in _REFUSED_METHODS:
+        allow = (("allow", ", ".join(FORWARDED_METHODS)),)
+        return Refusal(405, f"{method} is not forwarded", path, headers=allow)
+    return Refusal(501, "unknown method", path)
 
 
 def valid_host(value: bytes) -> bool:

@@ -42,7 +42,8 @@ from typing import Any, cast
 
 import aiohttp
 from aiohttp import web
-from aiohttp.http_exceptions import LineTooLong
+from aiohttp.http_exceptions import BadStatusLine, LineTooLong
+from aiohttp.http_parser import RawRequestMessage
 from yarl import URL
 
 from launchpad.correlation import HEADER as CORRELATION_HEADER
@@ -60,7 +61,7 @@ from launchpad.gateway.proxy import (
     status_line,
 )
 from launchpad.gateway.routes import Route
-from launchpad.gateway.rules import Refusal, check_request, text_headers
+from launchpad.gateway.rules import Refusal, check_request, refuse_request_line, text_headers
 from launchpad.gateway.upstream import CleanPool, body_failure, upstream_error
 from launchpad.http.deadline import BUDGET_HEADER, format_budget
 from launchpad.http.serve import RunningServer, check_loopback
@@ -68,6 +69,7 @@ from launchpad.http.serve import RunningServer, check_loopback
 __all__ = ["GatewayServer", "serve_gateway"]
 
 # aiohttp's client adds these unless told not to; a proxy forwards only what the client sent.
+_HEAD_KEPT = 8192  # enough for any request line the parser accepts (aiohttp: 8190 bytes)
 _NO_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 
 
@@ -328,9 +330,7 @@ class GatewayServer:
     ) -> web.Response:
         """A request the gateway will not forward: its own answer, in HTTP/1.1."""
         if request.version not in ((1, 0), (1, 1)):
-            # aiohttp answers in the request's version; a 505 must be framed as HTTP/1.1.
-            request._version = aiohttp.HttpVersion11  # (a private field: no public setter)
-            request._cache.pop("version", None)
+            _frame_as_http11(request)
         response = self._answer(request, refusal.status, refusal.message, started,
                                 refusal.path, None, correlation_id)  # fmt: skip
         for name, value in refusal.headers:
@@ -396,11 +396,19 @@ class _Connection(web.RequestHandler):
     """
 
     _head_timer: asyncio.TimerHandle | None = None
+    _head = b""  # the first bytes of the request head now arriving (its request line)
+    _refused_head = b""  # ... of the first head the parser refused (the connection ends)
 
     def data_received(self, data: bytes) -> None:
         heads = self._request_count
+        if self._current_request is None and len(self._head) < _HEAD_KEPT:
+            self._head += data[: _HEAD_KEPT - len(self._head)]
         super().data_received(data)
         if self._request_count > heads:  # a whole head arrived: its deadline is met
+            refused = not isinstance(self._messages[-1][0], RawRequestMessage)
+            if refused and not self._refused_head:
+                self._refused_head = self._head
+            self._head = b""
             if self._head_timer is not None:
                 self._head_timer.cancel()
                 self._head_timer = None
@@ -447,20 +455,30 @@ class _Connection(web.RequestHandler):
         assert isinstance(self._manager, _Front)
         gateway = self._manager.owner.gateway
         started = time.perf_counter()
+        refusal = None
+        if isinstance(exc, BadStatusLine):  # a version or method the rules refuse too?
+            line = self._refused_head.split(b"\n", 1)[0].removesuffix(b"\r")
+            refusal = refuse_request_line(line)
+        path = loggable(refusal.path if refusal else request.raw_path)
         with gateway.request_scope(None) as correlation_id:
             if status >= 500:
                 gateway.log.error("gateway failed", exc_info=exc)
                 reason = "the gateway failed; its log has the details"
+            elif refusal is not None:
+                status, reason = refusal.status, refusal.message
             elif isinstance(exc, LineTooLong):  # RFC 6585 §5 (a header), RFC 9110 §15.5.15
                 status = 414 if "status line" in str(exc).lower() else 431
                 reason = "request line too long" if status == 414 else "a header line is too long"
             else:
                 reason = "bad request: " + _first_line(message or str(exc))
             who = Requester(request.method, request.remote, correlation_id)
-            gateway.log_request(who, loggable(request.raw_path), None, status, started, 0, reason)
+            gateway.log_request(who, path, None, status, started, 0, reason)
         if request.writer.output_size > 0:
             raise ConnectionError("the response had begun: no error can be sent")
+        _frame_as_http11(request)  # not the HTTP/1.0 aiohttp assumes for an unread line
         response = _json(status, error_body(reason, correlation_id), correlation_id)
+        for name, value in refusal.headers if refusal else ():
+            response.headers[name] = value
         response.force_close()
         return response
 
@@ -481,6 +499,13 @@ async def _answer_by_polling(
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
             raise asyncio.TimeoutError
+
+
+def _frame_as_http11(request: web.BaseRequest) -> None:
+    """aiohttp answers in the request's version; the gateway's own errors go as HTTP/1.1
+    (RFC 9110 §6.2: a 505 names the version the server speaks)."""
+    request._version = aiohttp.HttpVersion11  # (a private field: no public setter)
+    request._cache.pop("version", None)
 
 
 def _first_line(text: str) -> str:

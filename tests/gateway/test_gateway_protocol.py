@@ -15,7 +15,13 @@ from gateway_upstream import Upstream, header_values, raw_request, read_response
 from hypothesis import given
 from hypothesis import strategies as st
 
-from launchpad.gateway.rules import FORWARDED_METHODS, Limits, check_request, valid_host
+from launchpad.gateway.rules import (
+    FORWARDED_METHODS,
+    Limits,
+    check_request,
+    refuse_request_line,
+    valid_host,
+)
 from launchpad.http.serve import RunningServer
 
 
@@ -43,9 +49,22 @@ def test_versions_other_than_1_0_and_1_1_get_505(
     with socket.create_connection(("127.0.0.1", gateway_server.port), timeout=10) as sock:
         sock.sendall(request)
         head = sock.recv(65536)
-        # aiohttp's parser refuses some (HTTP/1.2) itself: 400, still in HTTP/1 framing.
-        assert head[:13] in (b"HTTP/1.1 505 ", b"HTTP/1.0 400 ", b"HTTP/1.1 400 "), head[:40]
+        assert head.startswith(b"HTTP/1.1 505 "), head[:40]
+        assert f"{version} is not supported".encode() in head
         assert _closed_after(sock) or head.endswith(b"}")
+    assert upstream.hits == 0
+
+
+def test_a_version_dripped_a_byte_at_a_time_still_gets_505(
+    gateway_server: RunningServer, upstream: Upstream
+) -> None:
+    """The parser refuses HTTP/1.2 on its last byte; the gateway kept the line's first bytes."""
+    with socket.create_connection(("127.0.0.1", gateway_server.port), timeout=10) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for byte in b"GET /auth/echo HTTP/1.2\r\nHost: gw\r\n\r\n":
+            sock.sendall(bytes([byte]))
+        status, _, body = read_response(sock)
+    assert status == 505 and b"HTTP/1.2" in body
     assert upstream.hits == 0
 
 
@@ -61,15 +80,29 @@ def test_connect_and_trace_are_refused_not_forwarded(
     assert upstream.hits == 0
 
 
-@pytest.mark.parametrize("method", ["PROPFIND", "FOO", "BREW"])
+@pytest.mark.parametrize("method", ["PROPFIND", "FOO", "BREW", "get", "X-CUSTOM"])
 def test_unknown_methods_get_501(
     gateway_server: RunningServer, upstream: Upstream, method: str
 ) -> None:
-    """RFC 9110 §9.1: a method the server does not recognize is 501."""
-    status, _, _ = raw_request(
+    """RFC 9110 §9.1: a method the server does not recognize is 501 (methods are
+    case-sensitive, §9.1: ``get`` is not GET), whether the rules or the parser saw it first."""
+    status, _, body = raw_request(
         gateway_server.port, f"{method} /auth/x HTTP/1.1\r\nHost: gw\r\n\r\n".encode()
     )
-    assert status in (400, 501)  # aiohttp's parser refuses some method names itself
+    assert status == 501, body
+    assert json.loads(body)["error"] == "unknown method"
+    assert upstream.hits == 0
+
+
+@pytest.mark.parametrize("line", ["G\x01T /auth/x HTTP/1.1", "GET /auth/x HTTP/1.10",
+                                  "GET /auth/x http/1.1"])  # fmt: skip
+def test_a_malformed_request_line_is_400(
+    gateway_server: RunningServer, upstream: Upstream, line: str
+) -> None:
+    """RFC 9112 §3: not ``token SP target SP HTTP/d.d``: a bad request, not a version or
+    method question. (Two spaces between the parts are read leniently, as §3 allows.)"""
+    status, _, _ = raw_request(gateway_server.port, f"{line}\r\nHost: gw\r\n\r\n".encode())
+    assert status == 400
     assert upstream.hits == 0
 
 
@@ -214,3 +247,33 @@ def test_check_request_forwards_only_known_methods_and_versions(
         assert method in FORWARDED_METHODS and (major, minor) in ((1, 0), (1, 1))
     elif (major, minor) not in ((1, 0), (1, 1)):
         assert refusal.status == 505 and refusal.close
+
+
+_TCHARS = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_TOKEN = st.text(_TCHARS, min_size=1, max_size=12)  # RFC 9110 §5.6.2
+
+
+@given(_TOKEN, st.integers(0, 9), st.integers(0, 9))
+def test_a_refused_request_line_gets_the_status_the_rules_give(
+    method: str, major: int, minor: int
+) -> None:
+    """Whether the parser or the rules see a line first, its version and method get one
+    answer: the one ``check_request`` gives a request with a good Host."""
+    line = f"{method} /x HTTP/{major}.{minor}".encode()
+    by_line = refuse_request_line(line)
+    by_rules = check_request(method, (major, minor), [(b"Host", b"gw")], Limits(), "/x")
+    if by_rules is None:
+        assert by_line is None
+    else:
+        assert by_line is not None
+        assert (by_line.status, by_line.message) == (by_rules.status, by_rules.message)
+        assert by_line.path == "/x"
+
+
+@given(st.binary(max_size=60))
+def test_a_line_that_is_not_a_request_line_is_left_to_the_parser(line: bytes) -> None:
+    refusal = refuse_request_line(line)
+    if refusal is not None:
+        _method, target, version = line.split(b" ")
+        assert version[:5] == b"HTTP/" and len(version) == 8 and target
+        assert refusal.status in (405, 501, 505)

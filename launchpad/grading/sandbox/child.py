@@ -238,6 +238,9 @@ def main() -> None:
     channel = Channel(int(sys.argv[2]))
     config = json.loads(sys.stdin.readline())
     sys.stdout = sys.stderr  # print() goes to the capped log file, never to the pipe
+    # ``-I`` ignores PYTHONPATH: import the kit the grader runs (a student copy on
+    # PYTHONPATH, say), not whichever one the interpreter's site-packages points at.
+    sys.path.insert(0, config["kit"])
     from launchpad.logging import configure_logging
 
     configure_logging("off")

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-__all__ = ["Confinement", "Limits", "confine"]
+__all__ = ["Confinement", "Limits", "confine", "kit_root"]
 
 UID_BASE = 61000
 UID_SLOTS = 64
@@ -239,13 +239,19 @@ def _real_uid(entry: Path) -> int | None:
     return None
 
 
-def _needed_paths(workdir: Path) -> list[Path]:
-    """Every folder the student's Python must read: the interpreter, its packages, the kit."""
+def kit_root() -> Path:
+    """The folder that holds the grader's own ``launchpad`` (a checkout, a student copy on
+    ``PYTHONPATH`` or site-packages): the student's process imports the kit from there."""
     import launchpad
 
+    return Path(launchpad.__file__).resolve().parents[1]
+
+
+def _needed_paths(workdir: Path) -> list[Path]:
+    """Every folder the student's Python must read: the interpreter, its packages, the kit."""
     paths = {Path(sys.base_prefix), Path(sys.prefix), Path(sys.executable).resolve().parent}
     paths |= {Path(p) for p in sys.path if p and Path(p).is_dir()}
-    paths.add(Path(launchpad.__file__).resolve().parents[1])
+    paths.add(kit_root())
     paths.add(workdir)
     return sorted({p.resolve() for p in paths})
 

@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from launchpad.grading.sandbox.confine import Confinement
+from launchpad.grading.sandbox.confine import Confinement, kit_root
 
 __all__ = ["Failed", "Imported", "Message", "Ready", "Reply", "StudentProcess"]
 
@@ -93,7 +93,7 @@ class StudentProcess:
             target=self._read, args=(read_end,), name=f"student-{mode}", daemon=True
         )
         self._reader.start()
-        self.send(config)
+        self.send({**config, "kit": str(kit_root())})  # the kit the grader runs, not another
 
     # -- the pipe -------------------------------------------------------------------------
 
