@@ -9,10 +9,10 @@ See ``launchpad/queue/README.md`` for job ids and duplicates, and for what happe
 worker dies.
 """
 
-from launchpad.queue.backoff import Backoff
 from launchpad.queue.errors import InvalidJobId, QueueError, QueueUnavailable, UnrecoverableError
 from launchpad.queue.job import Job, JobState
 from launchpad.queue.queue import Queue
+from launchpad.queue.retry import Backoff
 from launchpad.queue.worker import Worker
 
 __all__ = [

@@ -29,18 +29,15 @@ with the cause in its message; nothing is half-done, since each script is all or
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cache
 from importlib import resources
 from typing import Any
 
-import redis
-
 from launchpad.queue.blocking import notify_embedded_arrival
-from launchpad.queue.errors import InvalidJobId, QueueError, QueueUnavailable
+from launchpad.queue.errors import InvalidJobId, QueueError, redis_errors
 from launchpad.queue.job import Job, JobState
 from launchpad.queue.keys import KEY_PARTS
 from launchpad.queue.queue import Queue
@@ -151,15 +148,6 @@ def _source(name: str) -> str:
     return header + "\n" + lua.joinpath(f"{name}.lua").read_text("utf-8")
 
 
-@contextmanager
-def _redis_errors(queue: Queue) -> Iterator[None]:
-    """Redis's connection and timeout errors become ``QueueUnavailable``, here only."""
-    try:
-        yield
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-        raise QueueUnavailable(f"queue {queue.name!r}: {exc}") from exc
-
-
 class DeadLetters:
     """An operator's view of one queue: list jobs by state, show one, retry or remove failed ones.
 
@@ -174,12 +162,12 @@ class DeadLetters:
         self._scripts = {name: conn.register_script(_source(name)) for name in _SCRIPTS}
 
     def _run(self, name: str, *args: Any) -> Any:
-        with _redis_errors(self.queue):
+        with redis_errors(self.queue.name):
             return self._scripts[name](keys=self._keys, args=args)
 
     def counts(self) -> dict[str, int]:
         """Jobs per state (the queue's own count, with Redis errors translated)."""
-        with _redis_errors(self.queue):
+        with redis_errors(self.queue.name):
             return self.queue.counts()
 
     def list_jobs(
@@ -211,7 +199,7 @@ class DeadLetters:
     def show(self, job_id: str) -> Job:
         """Everything stored about one job; ``JobNotFound`` if there is no such job."""
         checked = check_job_id(job_id)
-        with _redis_errors(self.queue):
+        with redis_errors(self.queue.name):
             job = self.queue.get_job(checked)
         if job is None:
             raise JobNotFound(f"no job {checked!r} in queue {self.queue.name!r}")

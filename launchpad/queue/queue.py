@@ -23,16 +23,15 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
-import redis
 from pydantic import BaseModel
 
 from launchpad.correlation import current_correlation_id
 from launchpad.logging import get_logger
-from launchpad.queue.backoff import parse_backoff
 from launchpad.queue.blocking import notify_embedded_arrival
-from launchpad.queue.errors import InvalidJobId, QueueUnavailable
+from launchpad.queue.errors import InvalidJobId, redis_errors
 from launchpad.queue.job import DEFAULT_OPTS, Job, JobState
 from launchpad.queue.keys import QueueKeys
+from launchpad.queue.retry import parse_backoff
 from launchpad.queue.scripts import Scripts
 from launchpad.redis import create_redis_connection, is_embedded
 
@@ -214,10 +213,8 @@ class Queue:
                 may or may not have been added (add it again with its ``job_id``).
         """
         args, job = self._prepare(name, data, job_id, attempts, backoff, delay)
-        try:
+        with redis_errors(self.name):
             reply = self.scripts.run("add_job", *args)
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-            raise QueueUnavailable(f"queue {self.name!r}: {exc}") from exc
         job = self._job_from_add(reply[0], job)
         self._after_add([job])
         return job
@@ -252,7 +249,8 @@ class Queue:
         for start in range(0, len(prepared), BULK_CHUNK):
             chunk = prepared[start : start + BULK_CHUNK]
             args = [arg for job_args, _ in chunk for arg in job_args]
-            replies = self.scripts.run("add_job", *args)
+            with redis_errors(self.name):
+                replies = self.scripts.run("add_job", *args)
             added += [
                 self._job_from_add(r, job) for r, (_, job) in zip(replies, chunk, strict=True)
             ]
@@ -278,43 +276,52 @@ class Queue:
 
     def get_job(self, job_id: str) -> Job | None:
         """The job as it is now, or ``None`` if there is no such job (or it was removed)."""
-        reply = self.scripts.run("get_job", job_id)
+        with redis_errors(self.name):
+            reply = self.scripts.run("get_job", job_id)
         return Job.from_reply(str(job_id), reply) if reply else None
 
     def counts(self) -> dict[str, int]:
         """Jobs per state: waiting (paused ones included), active, delayed, completed, failed."""
-        return dict(zip(_STATES, (int(n) for n in self.scripts.run("counts")), strict=True))
+        with redis_errors(self.name):
+            counts = self.scripts.run("counts")
+        return dict(zip(_STATES, (int(n) for n in counts), strict=True))
 
     def keys(self) -> list[str]:
         """The names of every Redis key this queue uses (whether it exists yet or not)."""
         return self.key_names.all()
 
     def is_paused(self) -> bool:
-        return bool(self.connection.hexists(self.key_names.key("meta"), "paused"))
+        with redis_errors(self.name):
+            return bool(self.connection.hexists(self.key_names.key("meta"), "paused"))
 
     # --- steering ------------------------------------------------------------------------
 
     def pause(self) -> None:
         """Workers stop taking jobs (jobs in hand finish); adds still queue up."""
-        self.scripts.run("pause", 1)
+        with redis_errors(self.name):
+            self.scripts.run("pause", 1)
 
     def resume(self) -> None:
         """Workers take jobs again."""
-        self.scripts.run("pause", 0)
+        with redis_errors(self.name):
+            self.scripts.run("pause", 0)
         if is_embedded(self.connection):
             notify_embedded_arrival()
 
     def promote_delayed(self) -> int:
         """Move due delayed jobs to waiting now (workers also do this as they fetch)."""
-        return int(self.scripts.run("promote_delayed")[0])
+        with redis_errors(self.name):
+            return int(self.scripts.run("promote_delayed")[0])
 
     def drain(self) -> int:
         """Remove waiting and delayed jobs (not active or finished ones); returns how many."""
-        return int(self.scripts.run("remove_waiting"))
+        with redis_errors(self.name):
+            return int(self.scripts.run("remove_waiting"))
 
     def obliterate(self) -> None:
         """Delete every key of this queue: all jobs in every state, counters, the pause flag.
 
         Meant for demos and tests; stop the workers first, or their jobs in hand are lost.
         """
-        self.scripts.run("obliterate")
+        with redis_errors(self.name):
+            self.scripts.run("obliterate")

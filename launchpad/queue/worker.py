@@ -29,12 +29,12 @@ from typing import Any
 from launchpad.correlation import correlation_scope
 from launchpad.logging import get_logger
 from launchpad.queue import housekeeping
-from launchpad.queue.backoff import parse_backoff
 from launchpad.queue.blocking import BlockingMove
 from launchpad.queue.job import Job, JobState
 from launchpad.queue.outcome import Outcome, Processor, retention, run_processor
 from launchpad.queue.queue import Queue
 from launchpad.queue.report import Callback, report
+from launchpad.queue.retry import FAIL, after_failure, parse_backoff
 from launchpad.queue.scripts import Lane
 
 __all__ = ["Processor", "Worker"]
@@ -373,18 +373,19 @@ class Worker:
 
     def _finish(self, job: Job, outcome: Outcome, lane: Lane) -> tuple[list[Any], str]:
         """Record the run (and take the next job, unless stopping): one round trip."""
-        backoff = parse_backoff(job.opts.get("backoff"))
-        delay = backoff.delay_for(job.attempts_made + 1) if backoff and not outcome.ok else 0
-        job.state = JobState.DELAYED if delay > 0 else JobState.WAITING  # if it is retried
         status = "returned" if outcome.interrupted else "completed" if outcome.ok else "failed"
+        backoff = parse_backoff(job.opts.get("backoff")) if status == "failed" else None
+        retry_in = FAIL if status != "failed" else after_failure(
+            job.attempts_made, job.attempts, backoff, unrecoverable=outcome.unrecoverable
+        )  # fmt: skip
+        job.state = JobState.DELAYED if retry_in > 0 else JobState.WAITING  # if it is retried
         next_token = self._token()
         # out of hand BEFORE the result is sent: see housekeeping.renew_locks
         with self._in_hand_lock:
             self._in_hand.pop(job.id, None)
         reply = lane.run(
             "move_to_finished", job.id, job.token,
-            status, outcome.value, outcome.stack,
-            job.attempts, delay, int(outcome.unrecoverable),
+            status, outcome.value, outcome.stack, retry_in,
             self.keep_completed, self.keep_failed,
             int(not self._stopping.is_set()), next_token, self.lock_duration,
         )  # fmt: skip

@@ -46,7 +46,6 @@ import uuid
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
-from redis.exceptions import RedisError
 
 from launchpad.correlation import is_safe
 from launchpad.http.client import ServiceClient, ServiceError, ServiceTimeout, verify_token
@@ -159,7 +158,7 @@ class NotificationService:
         name = uuid.uuid5(_KEYED_IDS, f"{user_id}\n{key}") if key else uuid.uuid4()
         try:
             job = self.queue.add("send-notification", data, job_id=f"notification-{name}")
-        except (QueueUnavailable, RedisError) as exc:
+        except QueueUnavailable as exc:
             log.error("could not queue a notification", extra={"error": type(exc).__name__})
             raise ApiError(
                 503, "the queue is unavailable; nothing was queued, try again soon"
@@ -173,7 +172,7 @@ class NotificationService:
             job = self.queue.get_job(job_id)
         except InvalidJobId:
             job = None  # an id the queue could never have made is simply not there
-        except (QueueUnavailable, RedisError) as exc:
+        except QueueUnavailable as exc:
             log.error("could not read a job", extra={"error": type(exc).__name__})
             raise ApiError(503, "the queue is unavailable; try again soon") from None
         owner = job.data.get("userId") if job is not None and isinstance(job.data, dict) else None

@@ -18,7 +18,7 @@ from typing import Any
 from _demo import Demo, delete_prefix, run_demo, scratch_prefix, wait_until
 
 from launchpad.queue import Job, JobState, Queue, Worker
-from launchpad.queue.backoff import parse_backoff
+from launchpad.queue.retry import parse_backoff
 from launchpad.queue.dead_letters import DeadLetters
 from launchpad.redis import create_redis_connection
 

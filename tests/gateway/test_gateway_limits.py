@@ -41,6 +41,8 @@ class RawUpstream:
                 conn, _ = self.sock.accept()
             except TimeoutError:
                 continue
+            except OSError:  # close() closed the listening socket under us
+                return
             threading.Thread(target=self._connection, args=(conn,), daemon=True).start()
 
     def _connection(self, conn: socket.socket) -> None:

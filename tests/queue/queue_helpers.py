@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from launchpad.queue import Job, JobState, Queue
+from launchpad.queue.retry import FAIL, Backoff, after_failure
 
 
 def wait_until(check: Callable[[], Any], seconds: float = 10.0, what: str = "condition") -> Any:
@@ -40,7 +41,13 @@ def finish(
     attempts: int = 1,
     keep: str = "all",
 ) -> list[Any]:
-    """What a worker does after a run: record it (no next job). Returns the script reply."""
+    """What a worker does after a run: decide a retry (``after_failure``, from the attempts
+    stored before this run), record it, take no next job. Returns the script reply."""
+    retry_in = FAIL
+    if not ok:
+        made = int(q.connection.hget(q.key_names.key("attempts"), job_id) or 0)
+        backoff = Backoff("fixed", retry_delay) if retry_delay else None
+        retry_in = after_failure(made, attempts, backoff, unrecoverable=False)
     reply: list[Any] = q.scripts.run(
         "move_to_finished",
         job_id,
@@ -48,9 +55,7 @@ def finish(
         "completed" if ok else "failed",
         '"ok"' if ok else "boom",
         "",
-        attempts,
-        retry_delay,
-        0,
+        retry_in,
         keep,
         keep,
         0,

@@ -26,6 +26,7 @@ from launchpad.correlation import correlation_scope
 from launchpad.queue import InvalidJobId, JobState, Queue, QueueUnavailable
 from launchpad.queue import dead_letters as dl
 from launchpad.queue.dead_letters import DeadLetters, JobNotFound, Result, check_job_id
+from launchpad.queue.retry import after_failure
 from launchpad.redis import create_redis_connection
 
 pytestmark = pytest.mark.timeout(90)
@@ -41,7 +42,7 @@ def fail(q: Queue, job_id: str | None = None, reason: str = "smtp down", **opts:
     assert taken is not None and taken.id == job.id
     reply = q.scripts.run(
         "move_to_finished", job.id, token, "failed", reason, "stack",
-        job.attempts, 0, 0, "all", "all", 0, "", 1000,
+        after_failure(0, job.attempts, None, unrecoverable=False), "all", "all", 0, "", 1000,
     )  # fmt: skip
     assert reply[0] == "failed"
     return job.id

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from queue_helpers import wait_until
 
 from launchpad.queue import Backoff, Job
-from launchpad.queue.backoff import MAX_DELAY_MS, parse_backoff
+from launchpad.queue.retry import MAX_DELAY_MS, parse_backoff
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
-from redis.exceptions import RedisError
 
 from launchpad import correlation
 from launchpad.http.web import ApiError, CamelModel, Request, WebApp
+from launchpad.queue import QueueUnavailable
 from launchpad.services.email_provider import EmailProvider, EmailProviderError
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def create_backoffice_app(
         try:
             job = queues[kind].add(body.name, body.data, job_id=body.job_id, sent_cid=sent,
                                    **options)  # fmt: skip
-        except RedisError as exc:
+        except QueueUnavailable as exc:
             raise ApiError(503, str(exc)) from None
         except (TypeError, ValueError) as exc:
             raise ApiError(400, str(exc)[:500]) from None

@@ -54,9 +54,7 @@ class RemoteQueue:
         backoff: Any = None,
         delay: int | None = None,
     ) -> Any:
-        import redis
-
-        from launchpad.queue import Job
+        from launchpad.queue import Job, QueueUnavailable
 
         if hasattr(data, "model_dump"):
             data = data.model_dump(mode="json", by_alias=True)
@@ -65,8 +63,8 @@ class RemoteQueue:
         status, reply = self._lab.post(
             f"/queues/{self.kind}/add", {"name": name, "data": data, "jobId": job_id, "opts": opts}
         )
-        if status == 503:
-            raise redis.exceptions.ConnectionError(reply.get("error", "Redis is unavailable"))
+        if status == 503:  # as Queue.add raises when Redis is down
+            raise QueueUnavailable(reply.get("error", "Redis is unavailable"))
         if status != 201:
             raise ValueError(reply.get("error", f"the queue refused the job ({status})"))
         return Job(

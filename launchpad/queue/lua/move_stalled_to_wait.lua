@@ -4,8 +4,9 @@
 -- now. The two steps give a job moved by BLMOVE time to get its lock. A job that stalls
 -- more than `max stalled count` times fails instead.
 -- Returns {{ids put back}, {ids failed}}.
-if ARGV[3] ~= '1' then
-  if not redis.call('SET', K['stalled-check'], '1', 'PX', ARGV[2], 'NX') then
+local max_stalled, interval_ms, force = tonumber(ARGV[1]), ARGV[2], ARGV[3] == '1'
+if not force then
+  if not redis.call('SET', K['stalled-check'], '1', 'PX', interval_ms, 'NX') then
     return {{}, {}}
   end
 end
@@ -21,7 +22,7 @@ for _, id in ipairs(redis.call('SMEMBERS', K.stalled)) do
     redis.call('ZREM', K.locks, id)
     redis.call('HDEL', K.tokens, id)
     local count = redis.call('HINCRBY', K.stalls, id, 1)
-    if count > tonumber(ARGV[1]) then
+    if count > max_stalled then
       redis.call('HSET', K.errors, id, 'job stalled more than allowable limit')
       redis.call('HSET', K.finished, id, now)
       redis.call('HSET', K.states, id, 'failed')

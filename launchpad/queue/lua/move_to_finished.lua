@@ -1,11 +1,14 @@
 -- move_to_finished: record one run's outcome, then (optionally) hand out the next job, so a
 -- busy worker needs one round trip per job.
--- ARGV: id, token, 'completed'|'failed'|'returned', result JSON | failure reason, stack,
---       max attempts, retry delay ms, unrecoverable 0|1, keep completed, keep failed,
---       fetch next 0|1, next token, lock duration ms
+-- Whether a failed run is retried is decided before (launchpad/queue/retry.py): `retry_in`
+-- is the ms to wait, or -1 to fail the job for good. This script only carries it out.
 -- Returns {'lost'} when the token does not hold the job (it stalled and may have been
 -- taken), else {outcome ('completed'|'retried'|'failed'|'returned'), attempts made, next...}.
-local id, token, outcome = ARGV[1], ARGV[2], ARGV[3]
+local id, token, outcome, value, stack, retry_in, keep_completed, keep_failed,
+      fetch_next, next_token, lock_ms = unpack(ARGV)
+-- outcome: 'completed' | 'failed' | 'returned'; value: the result JSON or the failure
+-- reason; keep_*: how many finished jobs to keep ('0' = remove at once, 'all' = all);
+-- fetch_next '1': take the next job for `next_token`, locked for `lock_ms`.
 -- --8<-- [start:lock_check]
 if redis.call('HGET', K.tokens, id) ~= token then return {'lost'} end
 -- --8<-- [end:lock_check]
@@ -21,7 +24,7 @@ if outcome == 'returned' then
   made = tonumber(redis.call('HGET', K.attempts, id) or '0')
   redis.call('RPUSH', waiting_list(), id)
   redis.call('HSET', K.states, id, 'waiting')
-elseif outcome == 'completed' and ARGV[9] == '0' then
+elseif outcome == 'completed' and keep_completed == '0' then
   -- Fast path (remove_on_complete=True): the job is deleted at once, so write nothing and
   -- delete only what it can have; errors exist only if an earlier attempt failed.
   made = tonumber(redis.call('HGET', K.attempts, id) or '0') + 1
@@ -33,16 +36,16 @@ elseif outcome == 'completed' and ARGV[9] == '0' then
   end
 elseif outcome == 'completed' then
   made = redis.call('HINCRBY', K.attempts, id, 1)
-  redis.call('HSET', K.results, id, ARGV[4])
+  redis.call('HSET', K.results, id, value)
   redis.call('HSET', K.finished, id, now)
   redis.call('HSET', K.states, id, 'completed')
-  finish_into(K.completed, id, now, ARGV[9])
+  finish_into(K.completed, id, now, keep_completed)
 else
   made = redis.call('HINCRBY', K.attempts, id, 1)
-  redis.call('HSET', K.errors, id, ARGV[4])
-  redis.call('HSET', K.stacks, id, ARGV[5])
-  local delay = tonumber(ARGV[7])
-  if ARGV[8] == '0' and made < tonumber(ARGV[6]) then
+  redis.call('HSET', K.errors, id, value)
+  redis.call('HSET', K.stacks, id, stack)
+  local delay = tonumber(retry_in)
+  if delay >= 0 then
     outcome = 'retried'
     if delay > 0 then
       retry_due = now + delay
@@ -55,12 +58,12 @@ else
   else
     redis.call('HSET', K.finished, id, now)
     redis.call('HSET', K.states, id, 'failed')
-    finish_into(K.failed, id, now, ARGV[10])
+    finish_into(K.failed, id, now, keep_failed)
   end
 end
 local reply = {outcome, made}
-if ARGV[11] == '1' then
-  for _, v in ipairs(take_next(ARGV[12], now, tonumber(ARGV[13]))) do table.insert(reply, v) end
+if fetch_next == '1' then
+  for _, v in ipairs(take_next(next_token, now, tonumber(lock_ms))) do table.insert(reply, v) end
 end
 -- The retry may be due before the time a blocked worker waits for; and a marker taken here
 -- (not by a blocked worker) is passed on.

@@ -1,4 +1,10 @@
-"""How long to wait before the next attempt of a failed job.
+"""Whether a failed attempt is tried again, and when: the queue's one retry decision.
+
+A job is added with ``attempts`` (how many runs it may have, default 1) and a ``backoff``
+(how long to wait before each retry). When a run fails, ``after_failure`` decides: retry
+after ``delay_ms``, or fail for good (no attempts left, or the processor raised
+``UnrecoverableError``). The worker sends the decision to the ``move_to_finished`` script,
+which only carries it out; a run that succeeds, or is interrupted, never comes here.
 
 ``{"type": "fixed", "delay": 1000}`` waits 1 s before every retry;
 ``{"type": "exponential", "delay": 1000}`` waits 1 s, 2 s, 4 s ... (delay x 2^(n-1) before
@@ -12,9 +18,11 @@ import random
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["Backoff", "parse_backoff"]
+__all__ = ["FAIL", "Backoff", "after_failure", "parse_backoff"]
 
 MAX_DELAY_MS = 7 * 24 * 3600 * 1000  # a week: beyond that, a retry is a new job
+FAIL = -1
+"""``after_failure``'s answer when the job fails for good (else: the ms to wait)."""
 
 
 @dataclass(frozen=True)
@@ -72,3 +80,24 @@ def parse_backoff(spec: Any) -> Backoff | None:
     if isinstance(jitter, bool) or not isinstance(jitter, (int, float)) or not 0 <= jitter <= 1:
         raise ValueError(f"backoff jitter must be between 0 and 1, not {jitter!r}")
     return Backoff(kind, delay, float(jitter))
+
+
+# --8<-- [start:after_failure]
+def after_failure(
+    attempts_made: int, attempts: int, backoff: Backoff | None, *, unrecoverable: bool
+) -> int:
+    """After a failed run: the ms to wait before the next attempt, or ``FAIL`` (for good).
+
+    Args:
+        attempts_made: runs before this one (``Job.attempts_made`` when it was taken).
+        attempts: runs the job may have in all (``Job.attempts``).
+        backoff: the job's retry schedule; ``None`` retries at once.
+        unrecoverable: the processor raised ``UnrecoverableError``: no retry helps.
+    """
+    this_run = attempts_made + 1
+    if unrecoverable or this_run >= attempts:
+        return FAIL
+    return backoff.delay_for(this_run) if backoff else 0
+
+
+# --8<-- [end:after_failure]
