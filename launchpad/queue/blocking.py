@@ -7,6 +7,11 @@ stand-in: try a plain ``LMOVE``, and when the list is empty wait on a condition 
 ``Queue.add`` and the worker notify after their scripts (with a short timeout as a backstop).
 The contract tests run the same worker code on both, so a difference would show.
 
+A block must also end on time: Redis checks blocked clients' timeouts on its cron tick
+(every 100 ms at the default ``hz 10``), so a ``BLMOVE`` meant to end when a delayed job
+falls due can end up to 100 ms late. The worker ends it itself: a timer sends
+``CLIENT UNBLOCK`` at the due time, which the server acts on as soon as it reads it.
+
 A blocking read must never trip the client's own socket timeout (redis-py 8 sets 5 s on
 every connection, redis-py 5 none): the wait gets a connection of its own whose socket
 timeout is longer than the longest block, so an idle worker neither logs a timeout nor
@@ -89,6 +94,9 @@ class BlockingMove:
         client = self._blocking_client()
         if self._interrupted:
             return None
+        on_time = threading.Timer(timeout_s, self._unblock)  # not at the server's next tick
+        on_time.daemon = True
+        on_time.start()
         try:
             moved = client.execute_command(  # type: ignore[no-untyped-call]
                 "BLMOVE", self.src, self.dst, "RIGHT", "LEFT", max(round(timeout_s, 3), 0.001)
@@ -96,7 +104,17 @@ class BlockingMove:
         except redis.RedisError:
             self.close()  # e.g. the slot moved to another cluster node: start afresh
             raise
+        finally:
+            on_time.cancel()
         return _text(moved)
+
+    def _unblock(self) -> None:
+        """End the block now (as a timeout: ``BLMOVE`` answers nil). A late call that
+        meets the next block only makes the worker look once more."""
+        node, client_id = self._node_client, self._client_id
+        if node is not None and client_id is not None:
+            with contextlib.suppress(redis.RedisError):
+                node.client_unblock(client_id)
 
     def _move_embedded(self, timeout_s: float) -> str | None:
         deadline = time.monotonic() + timeout_s
@@ -128,9 +146,8 @@ class BlockingMove:
         self._interrupted = True
         if self.embedded:
             notify_embedded_arrival()
-        elif self._client_id is not None and self._node_client is not None:
-            with contextlib.suppress(redis.RedisError):  # else it ends at its timeout
-                self._node_client.client_unblock(self._client_id)
+        else:
+            self._unblock()  # if that fails, the block ends at its timeout
 
     def close(self) -> None:
         if self._client is not None:
