@@ -111,6 +111,19 @@ def test_bytes_an_upstream_writes_after_its_answer_never_reach_the_next_client(
         assert body == b"clean"
 
 
+def test_bytes_in_the_same_write_as_the_answer_never_reach_the_next_client(
+    serve_raw: object,
+) -> None:
+    """The stray answer comes in the same TCP write as the real one (one read for the
+    gateway): the bytes left over after the answer's end also mark the connection as
+    unusable (aiohttp's ``should_close`` sees its parser's tail), so it is not pooled."""
+    server = serve_raw([[(0, _ok(b"first") + _ok(b"poison"))], [(0, _ok(b"clean"))]])  # type: ignore[operator]
+    assert raw_request(server.port, b"GET /auth/a HTTP/1.1\r\nHost: gw\r\n\r\n")[2] == b"first"
+    for _ in range(3):
+        body = raw_request(server.port, b"GET /auth/b HTTP/1.1\r\nHost: gw\r\n\r\n")[2]
+        assert body == b"clean"
+
+
 def test_an_upstream_that_half_closes_is_not_reused(serve_raw: object) -> None:
     server = serve_raw([[(0, _ok(b"one"))], [(0, _ok(b"two"))]])  # type: ignore[operator]
     assert raw_request(server.port, b"GET /auth/a HTTP/1.1\r\nHost: gw\r\n\r\n")[0] == 200
