@@ -68,8 +68,8 @@ from launchpad.http.serve import RunningServer, check_loopback
 
 __all__ = ["GatewayServer", "serve_gateway"]
 
+_HEAD_KEPT = 8192  # bytes of a request head kept to read its line: aiohttp's cap is 8190
 # aiohttp's client adds these unless told not to; a proxy forwards only what the client sent.
-_HEAD_KEPT = 8192  # enough for any request line the parser accepts (aiohttp: 8190 bytes)
 _NO_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 
 
@@ -393,6 +393,9 @@ class _Connection(web.RequestHandler):
     and between requests) but gives a request whose head arrives a byte at a time
     (slowloris) that whole time again and again. Here the head must be complete within
     ``header_timeout`` of its first byte, or the client gets 408 and the connection ends.
+
+    It also keeps the first bytes of each head: when the parser refuses a request line
+    (``HTTP/1.2``, ``BREW``), ``rules.refuse_request_line`` gives it the rules' status.
     """
 
     _head_timer: asyncio.TimerHandle | None = None
