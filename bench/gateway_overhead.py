@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import http.client
 import json
 import os
@@ -48,7 +49,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -75,6 +76,14 @@ class Target:
     url: str
     process: subprocess.Popen[bytes] | None  # the process whose CPU and memory we measure
     results: dict[str, Any] = field(default_factory=dict)
+    start: Callable[[], Target] | None = None  # a fresh process of the same gateway
+
+    def renew(self) -> None:
+        """Replace the process with a fresh one (the upstream, *direct*, stays)."""
+        if self.start is not None:
+            _stop(self.process)
+            fresh = self.start()
+            self.url, self.process = fresh.url, fresh.process
 
     @property
     def port(self) -> int:
@@ -344,32 +353,32 @@ def peak_rss_growth(pid: int, out: dict[str, float], key: str) -> Iterator[None]
         out[key] = (peak - start) / MB
 
 
-def stream_both_ways(target: Target, size: int) -> None:
-    """``size`` bytes down, then up, through the target; memory growth and speed of each."""
+def stream(target: Target, direction: str, size: int) -> None:
+    """``size`` bytes down or up through the target: its memory growth and speed."""
     r = target.results
     conn = http.client.HTTPConnection("127.0.0.1", target.port, timeout=60)
-    conn.request("GET", "/auth/download?size=65536")  # warm up both directions first
+    conn.request("GET", "/auth/download?size=65536")  # warm up first
     conn.getresponse().read()
     conn.close()
     conn = http.client.HTTPConnection("127.0.0.1", target.port, timeout=60)
     started = time.perf_counter()
-    with peak_rss_growth(target.pid, r, "rss_down_mb"):
-        conn.request("GET", f"/auth/download?size={size}")
-        response = conn.getresponse()
-        got = 0
-        while data := response.read(65536):
-            got += len(data)
-    r["down_mb_s"] = size / MB / (time.perf_counter() - started)
-    conn.close()
-    if got != size:
-        raise RuntimeError(f"{target.name}: downloaded {got} of {size} bytes")
+    if direction == "down":
+        with peak_rss_growth(target.pid, r, "rss_down_mb"):
+            conn.request("GET", f"/auth/download?size={size}")
+            response = conn.getresponse()
+            got = 0
+            while data := response.read(65536):
+                got += len(data)
+        r["down_mb_s"] = size / MB / (time.perf_counter() - started)
+        conn.close()
+        if got != size:
+            raise RuntimeError(f"{target.name}: downloaded {got} of {size} bytes")
+        return
 
     def pieces() -> Iterator[bytes]:
         for _ in range(size // len(PIECE)):
             yield PIECE
 
-    conn = http.client.HTTPConnection("127.0.0.1", target.port, timeout=60)
-    started = time.perf_counter()
     with peak_rss_growth(target.pid, r, "rss_up_mb"):
         conn.request("POST", "/auth/upload", body=pieces(),
                      headers={"content-length": str(size // len(PIECE) * len(PIECE))})  # fmt: skip
@@ -414,8 +423,11 @@ def measure(
         for key, value in list(target.results.items()):
             if isinstance(value, list):
                 target.results[key] = statistics.median(value)
-        if stream_mb:
-            stream_both_ways(target, stream_mb * MB)
+        for direction in ("down", "up") if stream_mb else ():
+            # Each transfer on a fresh process: a runtime that kept the memory it grew on
+            # the last transfer (a garbage-collected heap) would hide this one's growth.
+            target.renew()
+            stream(target, direction, stream_mb * MB)
 
 
 def added(targets: list[Target]) -> None:
@@ -575,7 +587,8 @@ def write_markdown(path: Path, targets: list[Target], meta: dict[str, Any]) -> s
         "*added* (wrk): the target's percentile minus the direct one (wrk cannot pair).",
         "- CPU µs/req: user+system time of the gateway process alone during the "
         "16-connection run, divided by the requests served (for *direct*: the upstream's).",
-        "- RSS growth: peak resident memory (Linux VmHWM, reset before each transfer) minus "
+        "- RSS growth: each transfer on a freshly started gateway process (after one small "
+        "warm-up request); peak resident memory (Linux VmHWM, reset before the transfer) minus "
         "the resident memory at the start of the transfer.",
         "- Ours against the seed: *even* means within 5% of the seed's figure; *ahead* "
         "counts only the figures where the event-loop front is better by more than that.",
@@ -680,6 +693,7 @@ def run(args: argparse.Namespace) -> int:
         for front in OURS:  # always in the same order, whatever the order given
             if front in args.ours:
                 targets.append(start_ours(front, upstream_url))
+                targets[-1].start = functools.partial(start_ours, front, upstream_url)
         if args.no_peers:
             notes.append("peers skipped (--no-peers): no seed gateway, no nginx")
         else:
@@ -687,8 +701,10 @@ def run(args: argparse.Namespace) -> int:
                 notes.append("seed gateway skipped: node is not installed")
             elif npm_install(notes):
                 targets.append(start_seed(upstream_url))
+                targets[-1].start = functools.partial(start_seed, upstream_url)
             if shutil.which("nginx"):
                 targets.append(start_nginx(upstream_url, tmp))
+                targets[-1].start = functools.partial(start_nginx, upstream_url, tmp)
             else:
                 notes.append("nginx skipped: not installed")
         measure(

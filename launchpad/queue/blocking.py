@@ -16,6 +16,12 @@ A blocking read must never trip the client's own socket timeout (redis-py 8 sets
 every connection, redis-py 5 none): the wait gets a connection of its own whose socket
 timeout is longer than the longest block, so an idle worker neither logs a timeout nor
 reconnects, whatever ``drain_delay`` is.
+
+Fault model: if Redis dies mid-block, ``move()`` raises what redis-py raises and drops its
+connection (the worker logs, waits and tries again); if the timer's ``CLIENT UNBLOCK``
+cannot be sent, the block still ends at its own timeout, one server tick late; a timer
+that fires just after its block ended can only end the next block early, which makes the
+worker look once more. Nobody but the worker itself sends to this connection.
 """
 
 from __future__ import annotations
