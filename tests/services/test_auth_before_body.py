@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from counting_input import CountingInput
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from services_helpers import CHEAP, PASSWORD
@@ -89,19 +90,6 @@ def test_every_operation_with_a_body_needs_a_token_except_signup_and_login(
         ("notifications", "POST", "/notifications"),
         ("notifications", "GET", "/notifications/{job_id}"),
     }
-
-
-class CountingInput(io.BytesIO):
-    """A request body that counts the bytes the app read from it."""
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__(data)
-        self.bytes_read = 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        chunk = super().read(size)
-        self.bytes_read += len(chunk)
-        return chunk
 
 
 def call(

@@ -3,10 +3,10 @@ a request with a bad token and a bad body is a 401, and the body is not even rea
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import httpx
+from counting_input import CountingInput
 from pydantic import BaseModel
 
 from launchpad.http.web import ApiError, Request, WebApp, bearer_token
@@ -14,19 +14,6 @@ from launchpad.http.web import ApiError, Request, WebApp, bearer_token
 
 class Thing(BaseModel):
     name: str
-
-
-class CountingInput(io.BytesIO):
-    """A request body that counts how many bytes the app read from it."""
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__(data)
-        self.bytes_read = 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        chunk = super().read(size)
-        self.bytes_read += len(chunk)
-        return chunk
 
 
 def make_app() -> WebApp:
