@@ -68,6 +68,7 @@ from launchpad.http.serve import RunningServer, check_loopback
 
 __all__ = ["GatewayServer", "serve_gateway"]
 
+LINGER_S = 2.0  # how long a connection the gateway ends reads and drops the client's bytes
 _HEAD_KEPT = 8192  # bytes of a request head kept to read its line: aiohttp's cap is 8190
 # aiohttp's client adds these unless told not to; a proxy forwards only what the client sent.
 _NO_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
@@ -437,7 +438,20 @@ class _Connection(web.RequestHandler):
             + f"Content-Length: {len(body)}\r\n\r\n".encode()
             + body
         )
-        self.force_close()
+        self._close_after_answer()
+
+    def _close_after_answer(self) -> None:
+        """Send FIN after the answer, drop whatever the client still sends, close later.
+
+        Closing a socket with unread bytes (the rest of a dripped head) sends RST, and an
+        RST can destroy the answer before the client reads it; nginx's ``lingering_close``
+        exists for the same reason.
+        """
+        assert self.transport is not None
+        self._force_close = True  # aiohttp's data_received ignores the connection from now
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self._loop.call_later(LINGER_S, self.force_close)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         if self._head_timer is not None:
