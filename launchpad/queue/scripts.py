@@ -8,12 +8,13 @@ Cluster, where a script may only touch keys it was given.
 Before it is sent, each script gets a header: a table ``K`` naming its keys (``K.wait``,
 ``K.jobs`` ...), then the helpers of ``lua/_common.lua``.
 
-A worker's hot path (finish a job, take the next: one script call per job) runs through a
-`Lane`: on a Redis server, one connection held by one worker slot, spoken to
-directly. A redis-py client call costs ~100 µs of Python around the ~20 µs of sending and
-reading (connection pool, retry wrapper, argument checks, response callbacks); the
-profile of a worker at concurrency 5 spent 60% of its time there. On a Redis Cluster and
-on embedded Redis a lane is the client call (the cluster client routes each call).
+A worker's hot path (finish jobs, take the next: at most one script call per job) runs
+through a `Lane`: on a Redis server, one connection used by one slot at a time (the
+recorder lends it), spoken to directly. A redis-py client call costs ~100 µs of Python
+around the ~20 µs of sending and reading (connection pool, retry wrapper, argument
+checks, response callbacks); the profile of a worker at concurrency 5 spent 60% of its
+time there. On a Redis Cluster and on embedded Redis a lane is the client call (the
+cluster client routes each call).
 """
 
 from __future__ import annotations
@@ -73,17 +74,18 @@ class Scripts:
         return script(keys=self.keys, args=args, client=client or self.conn)
 
     def lane(self) -> Lane:
-        """A connection of its own for one thread's hot path; ``close()`` it when done."""
+        """A connection of its own for the hot path (``recorder.py``); ``close()`` it when done."""
         return Lane(self)
 
 
 class Lane:
-    """Runs scripts for one thread over one connection of its own, without the client layer.
+    """Runs scripts over one connection of its own, without the client layer.
 
-    Not thread-safe: one lane per thread. A failed call drops the connection (the next call
-    opens a new one) and raises what redis-py raises, as a client call would. Unlike a
-    client call it does not retry after a connection error: the worker reports it, and the
-    job's lock decides what happens to the job.
+    Not thread-safe: one thread at a time (the recorder lends a lane to one slot at a time).
+    A failed call drops the connection (the next call opens a new one) and raises what
+    redis-py raises, as a client call would. Unlike a client call it does not retry after a
+    connection error: the worker reports it, and the job's lock decides what happens to the
+    job.
     """
 
     def __init__(self, scripts: Scripts) -> None:

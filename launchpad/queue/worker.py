@@ -3,8 +3,9 @@
 A worker runs ``concurrency`` jobs at once, each in its own thread. One more thread
 fetches jobs while a slot is free (blocking on Redis when the queue is empty), and one
 keeps house: it renews the locks of the jobs in hand and puts back jobs whose worker
-died (stalled). A busy slot needs one round trip per job, on a connection of its own: the
-script that records a result also hands out the next job.
+died (stalled). A busy slot needs at most one round trip per job: the script that records
+a result also hands out the next job, and slots that finish at the same time share one
+call (see ``recorder.py``).
 
 Delivery is at least once: a worker can die after the side effect and before the
 result is recorded, and then the job runs again. Make processors idempotent.
@@ -33,9 +34,9 @@ from launchpad.queue.blocking import BlockingMove
 from launchpad.queue.job import Job, JobState
 from launchpad.queue.outcome import Outcome, Processor, retention, run_processor
 from launchpad.queue.queue import Queue
+from launchpad.queue.recorder import MAX_LANES, Recorder
 from launchpad.queue.report import Callback, report
 from launchpad.queue.retry import FAIL, after_failure, parse_backoff
-from launchpad.queue.scripts import Lane
 
 __all__ = ["Processor", "Worker"]
 
@@ -106,6 +107,8 @@ class Worker:
         self._due_in: int | None = None  # after an empty fetch: ms to the next delayed job
         self.interruption: BaseException | None = None  # KeyboardInterrupt/SystemExit seen
         self._mover = BlockingMove(queue.connection, queue.key_names, drain_delay / 1000)
+        common = (self.keep_completed, self.keep_failed, lock_duration)
+        self._recorder = Recorder(self._scripts, common, min(concurrency, MAX_LANES))
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -235,23 +238,22 @@ class Worker:
             thread.join()
         self._housekeeping_done.set()
         self._mover.close()
+        self._recorder.close()
         log.info("worker stopped", extra={"queue": self.queue.name, "worker": self.id})
         self._finished.set()
 
     def _slot(self) -> None:
         """Run jobs handed over by the fetcher; keep going while finishing yields a next job."""
-        lane = self._scripts.lane()  # this slot's own connection for its finish+next calls
         while True:
             job = self._handoff.get()
             if job is None:
-                lane.close()
                 return
             next_job: Job | None = job
             try:
                 while next_job is not None:
                     current, next_job = next_job, None
                     try:
-                        next_job = self._work(current, lane)
+                        next_job = self._work(current)
                     except Exception as exc:  # Redis went away while we recorded the outcome
                         log.error(
                             "could not record the job's outcome; "
@@ -341,7 +343,7 @@ class Worker:
 
     # --- one job ---------------------------------------------------------------------------
 
-    def _work(self, job: Job, lane: Lane) -> Job | None:
+    def _work(self, job: Job) -> Job | None:
         """Run one job and store its outcome; returns the next job if the script handed one."""
         # A job added outside any request has no id: give the run one, so its lines join up.
         with correlation_scope(job.correlation_id or f"run-{job.token}"):
@@ -354,7 +356,7 @@ class Worker:
                 return None  # "dead": never acknowledge
             if outcome.interrupted:
                 self._interrupt(outcome.error)  # before _finish: it must not fetch a next job
-            reply, next_token = self._finish(job, outcome, lane)
+            reply, next_token = self._finish(job, outcome)
             fields["duration_ms"] = round(outcome.seconds * 1000, 1)
             if reply[0] == "lost":
                 log.warning("lock lost: result discarded (the job was put back)", extra=fields)
@@ -371,7 +373,7 @@ class Worker:
             return next_job
         return None
 
-    def _finish(self, job: Job, outcome: Outcome, lane: Lane) -> tuple[list[Any], str]:
+    def _finish(self, job: Job, outcome: Outcome) -> tuple[list[Any], str]:
         """Record the run (and take the next job, unless stopping): one round trip."""
         status = "returned" if outcome.interrupted else "completed" if outcome.ok else "failed"
         backoff = parse_backoff(job.opts.get("backoff")) if status == "failed" else None
@@ -379,16 +381,13 @@ class Worker:
             job.attempts_made, job.attempts, backoff, unrecoverable=outcome.unrecoverable
         )  # fmt: skip
         job.state = JobState.DELAYED if retry_in > 0 else JobState.WAITING  # if it is retried
-        next_token = self._token()
+        next_token = "" if self._stopping.is_set() else self._token()
         # out of hand BEFORE the result is sent: see housekeeping.renew_locks
         with self._in_hand_lock:
             self._in_hand.pop(job.id, None)
-        reply = lane.run(
-            "move_to_finished", job.id, job.token,
-            status, outcome.value, outcome.stack, retry_in,
-            self.keep_completed, self.keep_failed,
-            int(not self._stopping.is_set()), next_token, self.lock_duration,
-        )  # fmt: skip
+        reply = self._recorder.record(
+            job.id, job.token, status, outcome.value, outcome.stack, retry_in, next_token
+        )
         self._mover.nudge()  # the script may have pushed a wake-up marker (embedded Redis)
         return reply, next_token
 

@@ -48,21 +48,11 @@ def finish(
         made = int(q.connection.hget(q.key_names.key("attempts"), job_id) or 0)
         backoff = Backoff("fixed", retry_delay) if retry_delay else None
         retry_in = after_failure(made, attempts, backoff, unrecoverable=False)
-    reply: list[Any] = q.scripts.run(
-        "move_to_finished",
-        job_id,
-        token,
-        "completed" if ok else "failed",
-        '"ok"' if ok else "boom",
-        "",
-        retry_in,
-        keep,
-        keep,
-        0,
-        "",
-        1000,
+    outcome, value = ("completed", '"ok"') if ok else ("failed", "boom")
+    replies: list[Any] = q.scripts.run(
+        "move_to_finished", keep, keep, 1000, job_id, token, outcome, value, "", retry_in, ""
     )
-    return reply
+    return list(replies[0])
 
 
 def stall_check(q: Queue, max_stalled: int = 1) -> tuple[list[str], list[str]]:

@@ -40,9 +40,10 @@ def fail(q: Queue, job_id: str | None = None, reason: str = "smtp down", **opts:
     token = f"tok-{uuid.uuid4().hex[:6]}"
     taken = take(q, token)
     assert taken is not None and taken.id == job.id
-    reply = q.scripts.run(
-        "move_to_finished", job.id, token, "failed", reason, "stack",
-        after_failure(0, job.attempts, None, unrecoverable=False), "all", "all", 0, "", 1000,
+    retry_in = after_failure(0, job.attempts, None, unrecoverable=False)
+    [reply] = q.scripts.run(
+        "move_to_finished", "all", "all", 1000, job.id, token, "failed", reason, "stack",
+        retry_in, "",
     )  # fmt: skip
     assert reply[0] == "failed"
     return job.id
