@@ -34,7 +34,7 @@ from launchpad.queue.blocking import BlockingMove
 from launchpad.queue.job import Job, JobState
 from launchpad.queue.outcome import Outcome, Processor, retention, run_processor
 from launchpad.queue.queue import Queue
-from launchpad.queue.recorder import MAX_LANES, Recorder
+from launchpad.queue.recorder import MAX_IN_FLIGHT, Recorder
 from launchpad.queue.report import Callback, report
 from launchpad.queue.retry import FAIL, after_failure, parse_backoff
 
@@ -108,7 +108,8 @@ class Worker:
         self.interruption: BaseException | None = None  # KeyboardInterrupt/SystemExit seen
         self._mover = BlockingMove(queue.connection, queue.key_names, drain_delay / 1000)
         common = (self.keep_completed, self.keep_failed, lock_duration)
-        self._recorder = Recorder(self._scripts, common, min(concurrency, MAX_LANES))
+        self._lane = self._scripts.lane()  # the slots' one connection (pipelined)
+        self._recorder = Recorder(self._lane, common, MAX_IN_FLIGHT)
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -238,7 +239,7 @@ class Worker:
             thread.join()
         self._housekeeping_done.set()
         self._mover.close()
-        self._recorder.close()
+        self._lane.close()
         log.info("worker stopped", extra={"queue": self.queue.name, "worker": self.id})
         self._finished.set()
 

@@ -1,14 +1,18 @@
-"""The worker's hot path: a C reply parser, and a lane (a slot's own connection) that keeps
-working when its connection is killed or the server forgets the scripts."""
+"""The worker's hot path: a C reply parser, and a lane (one pipelined connection for all the
+slots) that gives each caller its own reply and keeps working when its connection is
+killed, the server freezes or the server forgets the scripts."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import redis
@@ -29,14 +33,11 @@ def test_redis_replies_are_parsed_by_hiredis() -> None:
 
 
 def _lane_client_id(lane: Lane) -> int:
-    lane.run("counts")  # opens its connection
-    connection: Any = lane._connection
-    connection.send_command("CLIENT", "ID")
-    return int(connection.read_response())
+    return int(lane._call("CLIENT", "ID"))  # on the lane's own connection
 
 
 @pytest.mark.real_redis
-def test_a_killed_lane_connection_fails_one_call_then_reconnects(
+def test_a_lane_whose_connection_was_killed_reconnects(
     real_redis_url: str, unique_name: str
 ) -> None:
     conn = create_redis_connection("hot-path-test", real_redis_url)
@@ -46,10 +47,46 @@ def test_a_killed_lane_connection_fails_one_call_then_reconnects(
     try:
         victim = _lane_client_id(lane)
         assert conn.client_kill_filter(_id=victim) == 1
-        with pytest.raises(redis.ConnectionError):
+        # The reader sees the close and drops the connection, so this call opens a new one,
+        # unless it was sent before the reader saw the close: then it fails.
+        with contextlib.suppress(redis.ConnectionError):
             lane.run("counts")
         assert int(lane.run("counts")[0]) == 1  # a new connection, same answer
         assert _lane_client_id(lane) != victim
+    finally:
+        lane.close()
+        q.obliterate()
+
+
+@pytest.mark.real_redis
+def test_many_threads_on_one_lane_each_get_their_own_reply(
+    real_redis_url: str, unique_name: str
+) -> None:
+    """Twenty threads, pipelined on one connection: each reads back its own job, every time,
+    and a call that Redis refuses fails for its caller only."""
+    q = Queue(unique_name, connection=create_redis_connection("hot-path-test", real_redis_url),
+              prefix="lptest")  # fmt: skip
+    ids = [q.add("x", {"i": i}).id for i in range(20)]
+    lane = q.scripts.lane()
+    wrong: list[str] = []
+
+    def reads(i: int) -> None:
+        for n in range(50):
+            if n % 10 == 0:
+                with pytest.raises(redis.ResponseError):
+                    lane._call("INCR", q.key_names.key("jobs"))  # a hash: WRONGTYPE
+            record = lane.run("get_job", ids[i])[0]
+            if f'"i":{i}' not in record.replace(" ", ""):
+                wrong.append(record)
+
+    threads = [threading.Thread(target=reads, args=(i,)) for i in range(20)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert not wrong
+        assert not any(thread.is_alive() for thread in threads)
     finally:
         lane.close()
         q.obliterate()
@@ -97,3 +134,94 @@ def test_a_lane_loads_its_script_again_after_script_flush(private_redis: str) ->
         assert conn.script_exists(q.scripts._scripts["counts"].sha) == [True]
     finally:
         lane.close()
+
+
+@pytest.fixture
+def frozen_later(private_redis: str) -> Iterator[tuple[str, int]]:
+    """The private server's URL with a 0.5 s socket timeout, and its pid (to SIGSTOP)."""
+    pid = int(redis.Redis.from_url(private_redis).info("server")["process_id"])
+    yield f"{private_redis}?socket_timeout=0.5", pid
+    os.kill(pid, signal.SIGCONT)  # never leave it frozen
+
+
+def test_a_call_to_a_frozen_server_times_out_and_the_lane_recovers(
+    frozen_later: tuple[str, int],
+) -> None:
+    url, pid = frozen_later
+    q = Queue("frozen", connection=create_redis_connection("hot-path-test", url), prefix="lptest")
+    q.add("x", {})
+    lane = q.scripts.lane()
+    try:
+        assert int(lane.run("counts")[0]) == 1
+        os.kill(pid, signal.SIGSTOP)
+        started = time.monotonic()
+        with pytest.raises(redis.TimeoutError):
+            lane.run("counts")
+        waited = time.monotonic() - started
+        assert 0.45 <= waited < 3.0, waited  # the socket timeout, not for ever
+        os.kill(pid, signal.SIGCONT)
+        assert int(lane.run("counts")[0]) == 1  # a new connection: no stale reply read
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        lane.close()
+
+
+def test_closing_a_lane_fails_the_calls_waiting_on_it_at_once(
+    frozen_later: tuple[str, int],
+) -> None:
+    url, pid = frozen_later
+    q = Queue("closing", connection=create_redis_connection("hot-path-test", url.replace(
+        "socket_timeout=0.5", "socket_timeout=30")), prefix="lptest")  # fmt: skip
+    lane = q.scripts.lane()
+    lane.run("counts")
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            lane.run("counts")
+        except redis.ConnectionError as exc:
+            errors.append(exc)
+
+    os.kill(pid, signal.SIGSTOP)
+    waiting = [threading.Thread(target=call) for _ in range(3)]
+    for thread in waiting:
+        thread.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    lane.close()
+    for thread in waiting:
+        thread.join(10)
+    assert time.monotonic() - started < 5  # not the 30 s timeout
+    assert len(errors) == 3
+    with pytest.raises(redis.ConnectionError, match="closed"):
+        lane.run("counts")
+
+
+def test_a_server_killed_with_calls_on_their_way_fails_them_at_once(
+    frozen_later: tuple[str, int],
+) -> None:
+    url, pid = frozen_later
+    q = Queue("killed", connection=create_redis_connection("hot-path-test", url.replace(
+        "socket_timeout=0.5", "socket_timeout=30")), prefix="lptest")  # fmt: skip
+    lane = q.scripts.lane()
+    lane.run("counts")
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            lane.run("counts")
+        except redis.ConnectionError as exc:
+            errors.append(exc)
+
+    os.kill(pid, signal.SIGSTOP)
+    waiting = [threading.Thread(target=call) for _ in range(3)]
+    for thread in waiting:
+        thread.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+    for thread in waiting:
+        thread.join(10)
+    assert time.monotonic() - started < 5  # the reset reached them, not the 30 s timeout
+    assert len(errors) == 3
+    lane.close()

@@ -25,37 +25,28 @@ COMMON = ("0", "all", 1000)  # keep_completed, keep_failed, lock_ms
 
 
 class EchoLane:
-    """A lane that answers each run with its own arguments, and checks it is never used by
-    two threads at once (a lane is one connection: interleaved calls would mix replies)."""
+    """A lane that answers each run with its own arguments, and counts the calls on their
+    way at once (the recorder promises at most ``in_flight``)."""
 
-    def __init__(self, delay: float, calls: list[int]) -> None:
+    def __init__(self, delay: float) -> None:
         self.delay = delay
-        self.calls = calls  # runs per call, across lanes
-        self.busy = threading.Lock()
+        self.calls: list[int] = []  # runs per call
+        self.out = 0
+        self.most_out = 0
+        self._lock = threading.Lock()
 
     def run(self, name: str, *args: Any) -> list[Any]:
         assert name == "move_to_finished"
-        assert self.busy.acquire(blocking=False), "a lane was used by two threads at once"
-        try:
-            time.sleep(self.delay)
-            assert args[: len(COMMON)] == COMMON
-            runs = args[len(COMMON) :]
+        assert args[: len(COMMON)] == COMMON
+        with self._lock:
+            self.out += 1
+            self.most_out = max(self.most_out, self.out)
+        time.sleep(self.delay)
+        runs = args[len(COMMON) :]
+        with self._lock:
+            self.out -= 1
             self.calls.append(len(runs) // RUN_ARGS)
-            return [list(runs[i : i + RUN_ARGS]) for i in range(0, len(runs), RUN_ARGS)]
-        finally:
-            self.busy.release()
-
-    def close(self) -> None:
-        pass
-
-
-class EchoScripts:
-    def __init__(self, delay: float) -> None:
-        self.delay = delay
-        self.calls: list[int] = []
-
-    def lane(self) -> EchoLane:
-        return EchoLane(self.delay, self.calls)
+        return [list(runs[i : i + RUN_ARGS]) for i in range(0, len(runs), RUN_ARGS)]
 
 
 def record_all(recorder: Recorder, runs: list[tuple[Any, ...]]) -> list[Any]:
@@ -85,34 +76,35 @@ def echo_run(i: int) -> tuple[Any, ...]:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    lanes=st.integers(1, 4),
+    in_flight=st.integers(1, 4),
     slots=st.integers(1, 16),
     rounds=st.integers(1, 3),
     delay=st.sampled_from([0.0, 0.0005, 0.003]),
 )
 def test_every_slot_gets_the_reply_for_its_own_run(
-    lanes: int, slots: int, rounds: int, delay: float
+    in_flight: int, slots: int, rounds: int, delay: float
 ) -> None:
-    scripts = EchoScripts(delay)
-    recorder = Recorder(scripts, COMMON, lanes)  # type: ignore[arg-type]
-    for _ in range(rounds):  # the same recorder, again: every lane came back
+    lane = EchoLane(delay)
+    recorder = Recorder(lane, COMMON, in_flight)  # type: ignore[arg-type]
+    for _ in range(rounds):  # the same recorder, again: every lead was given back
         runs = [echo_run(i) for i in range(slots)]
         assert record_all(recorder, runs) == [list(run) for run in runs]
-    assert sum(scripts.calls) == slots * rounds  # each run sent exactly once
-    assert recorder.calls == len(scripts.calls) <= slots * rounds
+    assert sum(lane.calls) == slots * rounds  # each run sent exactly once
+    assert recorder.calls == len(lane.calls) <= slots * rounds
+    assert lane.most_out <= in_flight
 
 
 def test_runs_that_finish_while_a_call_is_on_its_way_share_the_next_call() -> None:
-    scripts = EchoScripts(delay=0.2)  # the first call is slow: the other seven pile up
-    recorder = Recorder(scripts, COMMON, lanes=1)  # type: ignore[arg-type]
+    lane = EchoLane(delay=0.2)  # the first call is slow: the other seven pile up
+    recorder = Recorder(lane, COMMON, in_flight=1)  # type: ignore[arg-type]
     record_all(recorder, [echo_run(i) for i in range(8)])
-    assert scripts.calls[0] == 1 and sum(scripts.calls) == 8
-    assert len(scripts.calls) < 8  # fewer calls than runs: that is the point
+    assert lane.calls[0] == 1 and sum(lane.calls) == 8
+    assert len(lane.calls) < 8  # fewer calls than runs: that is the point
 
 
 def test_a_failed_call_reaches_every_slot_of_its_batch_and_the_next_call_works() -> None:
-    scripts = EchoScripts(delay=0.1)
-    recorder = Recorder(scripts, COMMON, lanes=1)  # type: ignore[arg-type]
+    lane = EchoLane(delay=0.1)
+    recorder = Recorder(lane, COMMON, in_flight=1)  # type: ignore[arg-type]
     failing = [True]
     original = EchoLane.run
 
@@ -127,14 +119,14 @@ def test_a_failed_call_reaches_every_slot_of_its_batch_and_the_next_call_works()
         results = record_all(recorder, [echo_run(i) for i in range(6)])
     assert all(isinstance(r, redis.ConnectionError) for r in results), results
     failing[0] = False
-    assert recorder.record(*echo_run(9)) == list(echo_run(9))  # the lane was given back
+    assert recorder.record(*echo_run(9)) == list(echo_run(9))  # the lead was given back
 
 
 @pytest.mark.real_redis
 def test_one_call_records_the_runs_of_several_slots_on_a_real_redis(
     real_redis_url: str, unique_name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Eight taken jobs, recorded at once through one lane whose first call is slow: each slot
+    """Eight taken jobs, recorded at once, one call at a time, the first slow: each slot
     gets its own job's outcome (half complete, half fail for good) and its next job."""
     q = Queue(unique_name, connection=create_redis_connection("recorder", real_redis_url),
               prefix="lptest")  # fmt: skip
@@ -152,14 +144,15 @@ def test_one_call_records_the_runs_of_several_slots_on_a_real_redis(
             return slow_first(lane, name, *args)
 
         monkeypatch.setattr(Lane, "run", run)
-        recorder = Recorder(q.scripts, ("all", "all", 30_000), lanes=1)
+        lane = q.scripts.lane()
+        recorder = Recorder(lane, ("all", "all", 30_000), in_flight=1)
         outcomes = ["completed" if i % 2 else "failed" for i in range(8)]
         runs = [
             (ids[i], f"tok-{i}", outcomes[i], '"ok"' if i % 2 else "boom", "", -1, f"next-{i}")
             for i in range(8)
         ]
         replies = record_all(recorder, runs)
-        recorder.close()
+        lane.close()
         assert recorder.calls < 8
         assert [reply[0] for reply in replies] == outcomes
         handed = [reply[3] for reply in replies]  # outcome, made, then "job", id, ...
