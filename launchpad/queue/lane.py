@@ -43,6 +43,20 @@ DEFAULT_TIMEOUT_S = 5.0
 """How long a call waits for its reply when the connection sets no socket timeout."""
 
 
+def _packed_head(*args: Any) -> tuple[int, bytes]:
+    """The first ``args`` of a command, packed once (a script's name and 20-odd keys never
+    change: packing them for every call was 1.5 of a call's 2.8 µs of packing)."""
+    packed = hiredis.pack_command(args)
+    return len(args), packed[packed.index(b"\r\n") + 2 :]
+
+
+def _pack(head: tuple[int, bytes], args: tuple[Any, ...]) -> bytes:
+    """A command of ``head`` then ``args`` in the Redis protocol: ``*<count>`` then each."""
+    count, packed_head = head
+    tail = hiredis.pack_command(args) if args else b"*0\r\n"
+    return b"*%d\r\n" % (count + len(args)) + packed_head + tail[tail.index(b"\r\n") + 2 :]
+
+
 class _Call:
     """One call on its way: the slot waits on ``done``; the reader fills in the reply."""
 
@@ -84,7 +98,8 @@ class Lane:
         kwargs: dict[str, Any] = conn.connection_pool.connection_kwargs if direct else {}
         self._timeout = kwargs.get("socket_timeout") or DEFAULT_TIMEOUT_S
         self._encoding = "utf-8" if kwargs.get("decode_responses") else None
-        self._head = [len(scripts.keys), *scripts.keys]
+        self._keys = [len(scripts.keys), *scripts.keys]
+        self._heads: dict[str, tuple[int, bytes]] = {}  # script name -> its packed EVALSHA head
         self._lock = threading.Lock()  # one writer at a time: the wire order is the reply order
         self._link: _Link | None = None
         self._closed = False
@@ -94,14 +109,20 @@ class Lane:
         script = self._scripts._scripts[name]
         if self._pool is None:
             return script(keys=self._scripts.keys, args=args, client=self._scripts.conn)
+        head = self._heads.get(name)
+        if head is None:
+            head = self._heads[name] = _packed_head("EVALSHA", script.sha, *self._keys)
         try:
-            return self._call("EVALSHA", script.sha, *self._head, *args)
+            return self._send(_pack(head, args))
         except NoScriptError:  # the server forgot it (restart, SCRIPT FLUSH): load it again
             self._call("SCRIPT", "LOAD", script.script)
-            return self._call("EVALSHA", script.sha, *self._head, *args)
+            return self._send(_pack(head, args))
 
     def _call(self, *command: Any) -> Any:
-        packed = hiredis.pack_command(command)
+        """Send one command and wait for its reply."""
+        return self._send(hiredis.pack_command(command))
+
+    def _send(self, packed: bytes) -> Any:
         call = _Call()
         with self._lock:
             if self._closed:

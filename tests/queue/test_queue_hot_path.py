@@ -13,13 +13,17 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
+import hiredis
 import pytest
 import redis
 import redis.utils
+from hypothesis import given
+from hypothesis import strategies as st
 
 from launchpad.queue import Queue
-from launchpad.queue.scripts import Lane
+from launchpad.queue.lane import Lane, _pack, _packed_head
 from launchpad.redis import create_redis_connection
 
 
@@ -225,3 +229,15 @@ def test_a_server_killed_with_calls_on_their_way_fails_them_at_once(
     assert time.monotonic() - started < 5  # the reset reached them, not the 30 s timeout
     assert len(errors) == 3
     lane.close()
+
+
+_ARG = st.one_of(st.text(max_size=20), st.binary(max_size=20), st.integers(-(2**62), 2**62))
+
+
+@given(head=st.lists(_ARG, min_size=1, max_size=6), args=st.lists(_ARG, max_size=6))
+def test_a_command_packed_from_a_packed_head_is_the_command_packed_whole(
+    head: list[Any], args: list[Any]
+) -> None:
+    """The lane packs a script's name and keys once; the bytes on the wire must not change."""
+    whole = hiredis.pack_command((*head, *args))
+    assert _pack(_packed_head(*head), tuple(args)) == whole
