@@ -4,9 +4,12 @@ A slot that finishes a job calls a script and waits for the reply. If each slot 
 connection of its own, every call is a thread waiting on its own socket, and with a few
 slots the threads spend more time waking each other than running jobs. A `Lane` works
 like Node's ioredis (what BullMQ runs on): every slot writes its call to one shared
-socket at once, without waiting for the calls before it, and one reader thread reads the
-replies, which Redis sends back in the order it got the calls, and hands each to the slot
-that waits for it. Under load one ``recv`` brings the replies of several slots.
+socket at once, without waiting for the calls before it. Redis answers in the order it got
+the calls, so one thread at a time reads: the slot whose call is the oldest unanswered
+one. It hands each reply it reads to the slot that waits for it, and once its own is in,
+passes the reading on to the next slot still waiting. Under load one ``recv`` brings the
+replies of several slots; with one slot, a call is a plain send and receive, with no
+thread in between.
 
 Who calls it: the worker's slots and nobody else (it is not the public API); the replies
 come from the Redis server the queue's URL names, the kit's own scripts.
@@ -26,6 +29,7 @@ import collections
 import contextlib
 import socket
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 import hiredis
@@ -39,8 +43,15 @@ if TYPE_CHECKING:
 
 __all__ = ["Lane"]
 
+_PUSH = getattr(hiredis, "PushNotification", ())  # hiredis < 3.2 has no RESP3 pushes
+
 DEFAULT_TIMEOUT_S = 5.0
 """How long a call waits for its reply when the connection sets no socket timeout."""
+
+
+def _error(reply: ResponseError) -> ResponseError:
+    message = str(reply)
+    return NoScriptError(message) if message.startswith("NOSCRIPT") else ResponseError(message)
 
 
 def _packed_head(*args: Any) -> tuple[int, bytes]:
@@ -58,29 +69,34 @@ def _pack(head: tuple[int, bytes], args: tuple[Any, ...]) -> bytes:
 
 
 class _Call:
-    """One call on its way: the slot waits on ``done``; the reader fills in the reply."""
+    """One call on its way; its slot sleeps on ``woken`` until its reply is in or it must
+    read the socket itself (``reads``)."""
 
-    __slots__ = ("done", "error", "reply")
+    __slots__ = ("error", "finished", "reads", "reply", "woken")
 
     def __init__(self) -> None:
         self.reply: Any = None
         self.error: BaseException | None = None
-        self.done = threading.Lock()  # held until the reply is in: the cheapest wait
-        self.done.acquire()
+        self.finished = False  # reply or error is in
+        self.reads = False  # this call's slot is the one reading the socket
+        self.woken = threading.Lock()  # held until the slot may go on: the cheapest wait
+        self.woken.acquire()
+
+    def settle(self, reply: Any = None, error: BaseException | None = None) -> None:
+        self.reply, self.error, self.finished = reply, error, True
 
 
 class _Link:
-    """One open connection, the calls waiting on it (in the order sent), and its reader."""
+    """One open connection, the calls waiting on it (in the order sent), and its parser."""
 
     def __init__(self, lane: Lane) -> None:
         self.connection: Any = lane._pool.make_connection()
         self.connection.connect()  # redis-py does the handshake: AUTH, SELECT, TLS, HELLO
         self.sock: socket.socket = self.connection._sock
-        self.sock.settimeout(None)  # the reader waits for replies; calls time out themselves
+        self.parser = hiredis.Reader(replyError=ResponseError, encoding=lane._encoding)
         self.waiting: collections.deque[_Call] = collections.deque()
-        self.reader = threading.Thread(target=lane._read, args=(self,), daemon=True,
-                                       name="lane-reader")  # fmt: skip
-        self.reader.start()
+        self.reading = False  # a slot is reading (the oldest waiting call's)
+        self.broken: BaseException | None = None  # why it was dropped, once it is
 
 
 class Lane:
@@ -124,68 +140,113 @@ class Lane:
 
     def _send(self, packed: bytes) -> Any:
         call = _Call()
+        deadline = time.monotonic() + self._timeout
         with self._lock:
             if self._closed:
                 raise redis.ConnectionError("the lane is closed")
             link = self._link
             if link is None:
                 link = self._link = _Link(self)  # raises redis.ConnectionError if refused
-            link.waiting.append(call)
+            link.waiting.append(call)  # before sending: its reply may be read at once
             try:
                 link.sock.sendall(packed)
-            except OSError as exc:  # the reader sees the broken socket and fails every call
-                self._drop(link)
-                raise redis.ConnectionError(f"could not send to Redis: {exc}") from exc
-        if not call.done.acquire(timeout=self._timeout):
-            with self._lock:
-                self._drop(link)  # its reply may still come: never read it as another's
-            raise redis.TimeoutError(f"no reply from Redis within {self._timeout:g} s")
+            except OSError as exc:  # the slot that reads sees the broken socket
+                error = redis.ConnectionError(f"could not send to Redis: {exc}")
+                self._drop(link, error)
+                if not link.reading:
+                    link.waiting.clear()
+                raise error from exc
+            if not link.reading:  # nobody reads: this slot does
+                link.reading = call.reads = True
+        while not call.finished:
+            if call.reads:
+                self._read(link, call, deadline)
+            elif not call.woken.acquire(timeout=max(deadline - time.monotonic(), 0)):
+                self._time_out(link, call)
         if call.error is not None:
             raise call.error
         return call.reply
 
-    def _drop(self, link: _Link) -> None:
-        """Stop using ``link`` (call with the lock held); its reader fails what waits on it."""
-        if self._link is link:
-            self._link = None
-        with contextlib.suppress(OSError):  # already shut
-            link.sock.shutdown(socket.SHUT_RDWR)  # wakes the reader's recv
-
-    def _read(self, link: _Link) -> None:
-        """The reader thread of ``link``: hand each reply to the call that waits for it."""
-        reader = hiredis.Reader(replyError=ResponseError, encoding=self._encoding)
-        push = getattr(hiredis, "PushNotification", ())
-        error: BaseException = redis.ConnectionError("connection closed by the server")
+    def _read(self, link: _Link, mine: _Call, deadline: float) -> None:
+        """Read replies and hand them out until ``mine`` is in; then pass the reading on."""
         try:
-            while data := link.sock.recv(65536):
-                reader.feed(data)
-                while (reply := reader.gets()) is not False:
-                    if isinstance(reply, push):
+            while not mine.finished:
+                link.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+                data = link.sock.recv(65536)
+                if not data:
+                    raise ConnectionError("connection closed")
+                link.parser.feed(data)
+                while (reply := link.parser.gets()) is not False:
+                    if isinstance(reply, _PUSH):
                         continue  # RESP3 out-of-band message, not a reply to any call
                     call = link.waiting.popleft()
                     if isinstance(reply, ResponseError):
-                        message = str(reply)
-                        kind = NoScriptError if message.startswith("NOSCRIPT") else ResponseError
-                        call.error = kind(message)
+                        call.settle(error=_error(reply))
                     else:
-                        call.reply = reply
-                    call.done.release()
-        except (OSError, hiredis.ProtocolError) as exc:
-            error = redis.ConnectionError(f"connection to Redis lost: {exc}")
-        with self._lock:  # no call joins this link from now on
-            self._drop(link)
+                        call.settle(reply)
+                    if call is not mine:
+                        call.woken.release()
+        except TimeoutError:
+            self._break(link, self._timed_out())
+            return
+        except (OSError, hiredis.ProtocolError) as exc:  # or dropped: say why it was
+            self._break(link, link.broken or redis.ConnectionError(f"Redis connection lost: {exc}"))
+            return
+        with self._lock:
+            mine.reads = False
+            successor = link.waiting[0] if link.waiting and not link.broken else None
+            if successor is None:
+                link.reading = False
+            else:
+                successor.reads = True
+        if successor is not None:
+            successor.woken.release()
+        elif link.broken:  # dropped meanwhile (a timeout, close): fail what still waits
+            self._break(link, link.broken)
+
+    def _time_out(self, link: _Link, call: _Call) -> None:
+        """``call`` waited its time: drop the connection (its reply may still come, and must
+        never be read as another call's), and fail what waits on it."""
+        with self._lock:
+            if call.finished or call.reads:  # answered, or handed the reading, just in time
+                return
+            call.settle(error=self._timed_out())
+            self._drop(link, self._timed_out())  # the slot that reads fails every call left
+
+    def _timed_out(self) -> redis.TimeoutError:
+        return redis.TimeoutError(f"no reply from Redis within {self._timeout:g} s")
+
+    def _break(self, link: _Link, error: BaseException) -> None:
+        """The reading slot's socket failed: every call still waiting on it fails."""
+        with self._lock:
+            self._drop(link, error)
+            link.reading = False
             waiting, link.waiting = list(link.waiting), collections.deque()
         link.connection.disconnect()
         for call in waiting:
-            call.error = error
-            call.done.release()
+            reads = call.reads
+            if not call.finished:
+                call.settle(error=error)
+            if not reads:  # the reading slot is running already: it needs no waking
+                call.woken.release()
+
+    def _drop(self, link: _Link, why: BaseException) -> None:
+        """Stop using ``link`` (call with the lock held); the slot reading it sees the close
+        and fails every call left on it with ``why``."""
+        if self._link is link:
+            self._link = None
+        link.broken = link.broken or why
+        with contextlib.suppress(OSError):  # already shut
+            link.sock.shutdown(socket.SHUT_RDWR)  # wakes the reading slot's recv
 
     def close(self) -> None:
         """Close the connection; calls still waiting fail with ``redis.ConnectionError``."""
         with self._lock:
             self._closed = True
-            link, self._link = self._link, None
-            if link is not None:
-                self._drop(link)
-        if link is not None:
-            link.reader.join(5)
+            link = self._link
+            if link is None:
+                return
+            self._drop(link, redis.ConnectionError("the lane is closed"))
+            idle = not link.reading
+        if idle:
+            link.connection.disconnect()

@@ -2,18 +2,16 @@
 
 Every run a worker finishes must be recorded in Redis (the ``move_to_finished`` script),
 and the same call hands out the slot's next job. All the slots send their calls on the
-worker's one `Lane` (pipelined: ``lane.py``). Up to ``MAX_IN_FLIGHT`` calls go on their
-way at once; a slot that finishes while that many are out leaves its run in the
-``pending`` list and waits. The slots *combine* their calls: when a call's reply comes
+worker's one `Lane` (pipelined: ``lane.py``), but only so many calls go on their way at
+once (`calls_in_flight`); a slot that finishes while that many are out leaves its run in
+the ``pending`` list and waits. The slots *combine* their calls: when a call's reply comes
 back, its sender (the *leader*) gives each slot of its batch its answer and hands the lead
-to the first pending slot, which sends everything that piled up meanwhile in one call. With
-no more slots than ``MAX_IN_FLIGHT`` nothing ever waits; at concurrency 50 one call records
-about six runs, and fifty threads do not all wait on Redis at once.
+to the first pending slot, which sends everything that piled up meanwhile in one call.
 
 Fault model: a call that fails (Redis gone, a timeout) fails for every run of its batch,
 each slot gets the exception and reports it, and those jobs run again once their locks
-expire; the lane opens a new connection for the next call. Whatever happens, every waiting slot is
-woken, so no slot waits for ever.
+expire; the lane opens a new connection for the next call. Whatever happens, every
+waiting slot is woken, so no slot waits for ever.
 """
 
 from __future__ import annotations
@@ -23,12 +21,22 @@ from typing import Any
 
 from launchpad.queue.lane import Lane
 
-__all__ = ["MAX_IN_FLIGHT", "Recorder"]
+__all__ = ["Recorder", "calls_in_flight"]
 
-MAX_IN_FLIGHT = 5
-"""Most recording calls on their way at once. Measured on two cores at concurrency 50, 3
-to 5 gave the most jobs per second (~6 runs per call); with more, the threads spend their
-time waiting for each other. At concurrency 5 or less no slot waits for another."""
+FEW_SLOTS = 10
+
+
+def calls_in_flight(concurrency: int) -> int:
+    """How many recording calls a worker of ``concurrency`` slots lets out at once.
+
+    Up to ``FEW_SLOTS`` slots, one per slot: nobody waits for anybody, and a job's time is
+    what its slot waits for. Beyond that the worker is busy enough that the interpreter's
+    time is what counts, and two calls out at a time (one in Redis while the next batch
+    piles up) carry about a dozen runs each at 50 slots. Measured on two cores (jobs/s):
+    at 5 slots, 10,600 with 5 out and 6,600 with 1; at 50 slots, 11,400-12,400 with 2
+    out, 9,500 with 5 and 6,100 with 50.
+    """
+    return concurrency if concurrency <= FEW_SLOTS else 2
 
 
 class _Run:

@@ -34,7 +34,7 @@ from launchpad.queue.blocking import BlockingMove
 from launchpad.queue.job import Job, JobState
 from launchpad.queue.outcome import Outcome, Processor, retention, run_processor
 from launchpad.queue.queue import Queue
-from launchpad.queue.recorder import MAX_IN_FLIGHT, Recorder
+from launchpad.queue.recorder import Recorder, calls_in_flight
 from launchpad.queue.report import Callback, report
 from launchpad.queue.retry import FAIL, after_failure, parse_backoff
 
@@ -109,7 +109,7 @@ class Worker:
         self._mover = BlockingMove(queue.connection, queue.key_names, drain_delay / 1000)
         common = (self.keep_completed, self.keep_failed, lock_duration)
         self._lane = self._scripts.lane()  # the slots' one connection (pipelined)
-        self._recorder = Recorder(self._lane, common, MAX_IN_FLIGHT)
+        self._recorder = Recorder(self._lane, common, calls_in_flight(concurrency))
 
     # --- life cycle ------------------------------------------------------------------------
 

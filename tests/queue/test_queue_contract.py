@@ -361,6 +361,31 @@ def test_a_busy_worker_needs_about_one_round_trip_per_job(
     assert len(calls) <= 110, calls[:20]
 
 
+def test_a_worker_with_many_slots_records_several_runs_per_call(
+    backend_conn: Any, make_queue: Any, workers: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fifty slots: runs that finish while two calls are out go together in the next call;
+    every job is still completed exactly once."""
+    q = make_queue(backend_conn)
+    q.add_bulk([{"name": "n", "data": i} for i in range(500)])
+    runs_per_call: list[int] = []
+    lane_run = Lane.run
+
+    def counting_lane_run(lane: Lane, name: str, *args: Any) -> Any:
+        if name == "move_to_finished":
+            runs_per_call.append((len(args) - 3) // 7)  # 3 common arguments, 7 per run
+        return lane_run(lane, name, *args)
+
+    monkeypatch.setattr(Lane, "run", counting_lane_run)
+    done: list[str] = []
+    w = workers(q, lambda job: time.sleep(0.001), concurrency=50,
+                on_completed=lambda job, _: done.append(job.id))  # fmt: skip
+    wait_until(lambda: w.processed == 500, what="500 jobs")
+    assert sum(runs_per_call) == 500
+    assert len(runs_per_call) < 250, runs_per_call[:50]  # about a dozen runs per call
+    assert sorted(done) == sorted(set(done)) and len(done) == 500
+
+
 def test_a_result_that_is_not_json_fails_the_job_without_retries(
     backend_conn: Any, make_queue: Any, workers: Any
 ) -> None:

@@ -159,10 +159,25 @@ def test_a_call_to_a_frozen_server_times_out_and_the_lane_recovers(
         assert int(lane.run("counts")[0]) == 1
         os.kill(pid, signal.SIGSTOP)
         started = time.monotonic()
+        others: list[BaseException] = []
+
+        def call() -> None:
+            try:
+                lane.run("counts")
+            except redis.RedisError as exc:
+                others.append(exc)
+
+        waiting = [threading.Thread(target=call) for _ in range(4)]
+        for thread in waiting:
+            thread.start()
         with pytest.raises(redis.TimeoutError):
             lane.run("counts")
+        for thread in waiting:
+            thread.join(10)
         waited = time.monotonic() - started
         assert 0.45 <= waited < 3.0, waited  # the socket timeout, not for ever
+        assert len(others) == 4  # the calls behind it fail too, none hangs
+        assert all(isinstance(exc, redis.TimeoutError) for exc in others), others
         os.kill(pid, signal.SIGCONT)
         assert int(lane.run("counts")[0]) == 1  # a new connection: no stale reply read
     finally:
