@@ -14,11 +14,12 @@ thread in between.
 Who calls it: the worker's slots and nobody else (it is not the public API); the replies
 come from the Redis server the queue's URL names, the kit's own scripts.
 
-Fault model: a call waits at most the connection's socket timeout (redis-py's default,
-5 s, when none is set) and then raises ``redis.TimeoutError``; the connection is dropped,
-because a late reply would be taken for the next call's. A connection that breaks (Redis
-restarted or killed, the socket reset) fails every call waiting on it with
-``redis.ConnectionError``; the next call opens a new connection. Nothing is retried here:
+Fault model: a call waits at most the connection's socket timeout (5 s when none is set,
+redis-py 8's default) and then raises ``redis.TimeoutError``; the connection is dropped,
+because a late reply would be taken for the next call's, and the calls sent after it on
+that connection fail with the same error. A connection that breaks (Redis restarted or
+killed, the socket reset) fails every call waiting on it with ``redis.ConnectionError``;
+the next call opens a new connection. Nothing is retried here:
 the worker reports the failure and the job's lock decides what happens to the job. A
 server that forgot the scripts (restart, ``SCRIPT FLUSH``) gets them loaded again.
 """
