@@ -4,8 +4,9 @@ A worker runs ``concurrency`` jobs at once, each in its own thread. One more thr
 fetches jobs while a slot is free (blocking on Redis when the queue is empty), and one
 keeps house: it renews the locks of the jobs in hand and puts back jobs whose worker
 died (stalled). A busy slot needs at most one round trip per job: the script that records
-a result also hands out the next job, and slots that finish at the same time share one
-call (see ``recorder.py``).
+a result also hands out the next job. All the slots share one pipelined connection
+(``lane.py``), and with more than ten slots, slots that finish together share one call
+(``recorder.py``).
 
 Delivery is at least once: a worker can die after the side effect and before the
 result is recorded, and then the job runs again. Make processors idempotent.
