@@ -159,21 +159,10 @@ def test_a_call_to_a_frozen_server_times_out_and_the_lane_recovers(
         assert int(lane.run("counts")[0]) == 1
         os.kill(pid, signal.SIGSTOP)
         started = time.monotonic()
-        others: list[BaseException] = []
-
-        def call() -> None:
-            try:
-                lane.run("counts")
-            except redis.RedisError as exc:
-                others.append(exc)
-
-        waiting = [threading.Thread(target=call) for _ in range(4)]
-        for thread in waiting:
-            thread.start()
+        waiting, others = start_calls(lane, 4)
         with pytest.raises(redis.TimeoutError):
             lane.run("counts")
-        for thread in waiting:
-            thread.join(10)
+        join_all(waiting)
         waited = time.monotonic() - started
         assert 0.45 <= waited < 3.0, waited  # the socket timeout, not for ever
         assert len(others) == 4  # the calls behind it fail too, none hangs
@@ -185,65 +174,59 @@ def test_a_call_to_a_frozen_server_times_out_and_the_lane_recovers(
         lane.close()
 
 
-def test_closing_a_lane_fails_the_calls_waiting_on_it_at_once(
-    frozen_later: tuple[str, int],
-) -> None:
+@pytest.fixture
+def patient_lane(frozen_later: tuple[str, int]) -> Iterator[tuple[Lane, int]]:
+    """A lane on the private server with a 30 s socket timeout, and the server's pid."""
     url, pid = frozen_later
-    q = Queue("closing", connection=create_redis_connection("hot-path-test", url.replace(
-        "socket_timeout=0.5", "socket_timeout=30")), prefix="lptest")  # fmt: skip
-    lane = q.scripts.lane()
-    lane.run("counts")
+    url = url.replace("socket_timeout=0.5", "socket_timeout=30")
+    lane = Queue("patient", connection=create_redis_connection("hot-path-test", url),
+                 prefix="lptest").scripts.lane()  # fmt: skip
+    lane.run("counts")  # connected
+    yield lane, pid
+    lane.close()
+
+
+def start_calls(lane: Lane, n: int) -> tuple[list[threading.Thread], list[BaseException]]:
+    """``n`` threads making one call each on ``lane``; what they raise goes in the list."""
     errors: list[BaseException] = []
 
     def call() -> None:
         try:
             lane.run("counts")
-        except redis.ConnectionError as exc:
+        except redis.RedisError as exc:
             errors.append(exc)
 
-    os.kill(pid, signal.SIGSTOP)
-    waiting = [threading.Thread(target=call) for _ in range(3)]
-    for thread in waiting:
+    threads = [threading.Thread(target=call) for _ in range(n)]
+    for thread in threads:
         thread.start()
+    return threads, errors
+
+
+def join_all(threads: list[threading.Thread]) -> None:
+    for thread in threads:
+        thread.join(10)
+    assert not any(thread.is_alive() for thread in threads), "a call never returned"
+
+
+@pytest.mark.parametrize("ending", ["the lane is closed", "the server is killed"])
+def test_calls_waiting_on_a_lane_fail_at_once_when(
+    ending: str, patient_lane: tuple[Lane, int]
+) -> None:
+    lane, pid = patient_lane
+    os.kill(pid, signal.SIGSTOP)
+    waiting, errors = start_calls(lane, 3)
     time.sleep(0.2)
     started = time.monotonic()
-    lane.close()
-    for thread in waiting:
-        thread.join(10)
+    if ending == "the lane is closed":
+        lane.close()
+    else:
+        os.kill(pid, signal.SIGKILL)  # the kernel resets the connection
+    join_all(waiting)
     assert time.monotonic() - started < 5  # not the 30 s timeout
-    assert len(errors) == 3
-    with pytest.raises(redis.ConnectionError, match="closed"):
-        lane.run("counts")
-
-
-def test_a_server_killed_with_calls_on_their_way_fails_them_at_once(
-    frozen_later: tuple[str, int],
-) -> None:
-    url, pid = frozen_later
-    q = Queue("killed", connection=create_redis_connection("hot-path-test", url.replace(
-        "socket_timeout=0.5", "socket_timeout=30")), prefix="lptest")  # fmt: skip
-    lane = q.scripts.lane()
-    lane.run("counts")
-    errors: list[BaseException] = []
-
-    def call() -> None:
-        try:
+    assert len(errors) == 3 and all(isinstance(e, redis.ConnectionError) for e in errors)
+    if ending == "the lane is closed":
+        with pytest.raises(redis.ConnectionError, match="closed"):
             lane.run("counts")
-        except redis.ConnectionError as exc:
-            errors.append(exc)
-
-    os.kill(pid, signal.SIGSTOP)
-    waiting = [threading.Thread(target=call) for _ in range(3)]
-    for thread in waiting:
-        thread.start()
-    time.sleep(0.2)
-    started = time.monotonic()
-    os.kill(pid, signal.SIGKILL)
-    for thread in waiting:
-        thread.join(10)
-    assert time.monotonic() - started < 5  # the reset reached them, not the 30 s timeout
-    assert len(errors) == 3
-    lane.close()
 
 
 _ARG = st.one_of(st.text(max_size=20), st.binary(max_size=20), st.integers(-(2**62), 2**62))
