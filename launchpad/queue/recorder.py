@@ -33,9 +33,10 @@ def calls_in_flight(concurrency: int) -> int:
     Up to ``FEW_SLOTS`` slots, one per slot: nobody waits for anybody, and a job's time is
     what its slot waits for. Beyond that the worker is busy enough that the interpreter's
     time is what counts, and two calls out at a time (one in Redis while the next batch
-    piles up) carry about a dozen runs each at 50 slots. Measured on two cores (jobs/s):
-    at 5 slots, 10,600 with 5 out and 6,600 with 1; at 50 slots, 11,400-12,400 with 2
-    out, 9,500 with 5 and 6,100 with 50.
+    piles up) carry about ten runs each at 50 slots. Measured on a noisy two-core machine
+    (jobs/s, one run each): at 5 slots, 10,600 with 5 out and 6,600 with 1; at 50 slots,
+    11,400-12,400 with 2 out, 9,500 with 5 and 6,100 with 50 (1 to 4 out were within the
+    noise of each other once the slots of a batch woke one after another).
     """
     return concurrency if concurrency <= FEW_SLOTS else 2
 
