@@ -122,7 +122,7 @@ class Recorder:
             else:
                 successor.lead, successor.batch, self._pending = True, self._pending, []
         # batch[0] is the leader's own run; the others wake one after another (each wakes the
-        # next), not all at once: a dozen threads woken together all fight for the
+        # next), not all at once: ten threads woken together all fight for the
         # interpreter lock (measured at 50 slots: 4.1-4.5 thread switches per job, not 4.8)
         if len(batch) > 1:
             batch[1].then_wake = iter(batch[2:])
