@@ -402,8 +402,11 @@ class _Connection(web.RequestHandler):
     _head_timer: asyncio.TimerHandle | None = None
     _head = b""  # the first bytes of the request head now arriving (its request line)
     _refused_head = b""  # ... of the first head the parser refused (the connection ends)
+    _linger_after_answer = False  # the answer refuses a head whose rest may still arrive
 
     def data_received(self, data: bytes) -> None:
+        if self._force_close:
+            return  # the connection is ending: its bytes are read and dropped
         heads = self._request_count
         if self._current_request is None and len(self._head) < _HEAD_KEPT:
             self._head += data[: _HEAD_KEPT - len(self._head)]
@@ -497,7 +500,21 @@ class _Connection(web.RequestHandler):
         for name, value in refusal.headers if refusal else ():
             response.headers[name] = value
         response.force_close()
+        self._linger_after_answer = True
         return response
+
+    async def finish_response(
+        self, request: web.BaseRequest, resp: web.StreamResponse, start_time: float | None
+    ) -> tuple[web.StreamResponse, bool]:
+        """After an answer to a refused head, close as ``_close_after_answer`` does.
+
+        aiohttp closes at once; the head's last bytes (and a body) may still be on their
+        way, and closing on them sends the RST that can destroy the answer.
+        """
+        answered = await super().finish_response(request, resp, start_time)
+        if self._linger_after_answer and self.transport is not None:
+            self._close_after_answer()
+        return answered
 
 
 async def _answer_by_polling(
