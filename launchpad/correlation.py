@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,7 +70,7 @@ TRACEPARENT = "traceparent"
 """The W3C Trace Context header: ``00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>``."""
 
 _current: ContextVar[str | None] = ContextVar("correlation_id", default=None)
-_trace: ContextVar[TraceContext | None] = ContextVar("trace_context", default=None)
+_trace: ContextVar[TraceContext | _DerivedTrace | None] = ContextVar("trace_context", default=None)
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
 
@@ -118,7 +119,8 @@ def current_correlation_id() -> str | None:
 
 def current_trace() -> TraceContext | None:
     """The trace context (trace id, this hop's span id) of the request being handled."""
-    return _trace.get()
+    trace = _trace.get()
+    return trace.get() if isinstance(trace, _DerivedTrace) else trace
 
 
 @contextmanager
@@ -134,7 +136,7 @@ def correlation_scope(
     """
     cid = correlation_id if correlation_id is not None else new_correlation_id()
     token = _current.set(cid)
-    trace_token = _trace.set(trace or TraceContext.start(trace_id_for(cid)))
+    trace_token = _trace.set(trace or _DerivedTrace(cid))
     try:
         yield cid
     finally:
@@ -164,6 +166,29 @@ class TraceContext:
     def traceparent(self) -> str:
         """The header value for a call this hop makes: this hop's span is the parent."""
         return f"00-{self.trace_id}-{self.span_id}-{self.flags}"
+
+
+class _DerivedTrace:
+    """The trace context of a scope opened without one, made when first asked for.
+
+    A worker opens a scope for every job it runs and most runs never log or call out:
+    a span id costs a system call for randomness, a trace id a hash. Made once, it stays:
+    every line and call of the scope shows the same span.
+    """
+
+    __slots__ = ("_cid", "_lock", "_made")
+
+    def __init__(self, correlation_id: str) -> None:
+        self._cid = correlation_id
+        self._made: TraceContext | None = None
+        self._lock = threading.Lock()  # a copied context may ask from two threads at once
+
+    def get(self) -> TraceContext:
+        if self._made is None:
+            with self._lock:
+                if self._made is None:
+                    self._made = TraceContext.start(trace_id_for(self._cid))
+        return self._made
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,8 @@ def _reason(exc: BaseException) -> str:
 
 
 def _result_json(result: Any) -> str:
+    if result is None:  # most processors return nothing
+        return "null"
     if isinstance(result, BaseModel):
         result = result.model_dump(mode="json")
     try:

@@ -31,14 +31,15 @@ def calls_in_flight(concurrency: int) -> int:
     """How many recording calls a worker of ``concurrency`` slots lets out at once.
 
     Up to ``FEW_SLOTS`` slots, one per slot: nobody waits for anybody, and a job's time is
-    what its slot waits for. Beyond that the worker is busy enough that the interpreter's
-    time is what counts, and two calls out at a time (one in Redis while the next batch
-    piles up) carry about ten runs each at 50 slots. Measured on a noisy two-core machine
-    (jobs/s, one run each): at 5 slots, 10,600 with 5 out and 6,600 with 1; at 50 slots,
-    11,400-12,400 with 2 out, 9,500 with 5 and 6,100 with 50 (1 to 4 out were within the
-    noise of each other once the slots of a batch woke one after another).
+    what its slot waits for. Beyond that the interpreter's time is what counts, and one
+    call out at a time carries the most runs per call (everything that finished while it
+    was out) and wakes the fewest threads. Measured on a noisy two-core machine (jobs/s,
+    40,000 no-op jobs, runs paired): at 5 slots, 6,700-7,200 with 5 out and 5,500-5,900
+    with 3; at 10 slots 6,300-6,800 with 10 and 6,500-7,100 with 1; at 20 slots
+    5,300-6,300 with 20 and 8,000-8,100 with 1; at 50 slots 6,400-7,700 with 1 and
+    5,700-6,700 with 2, the one-out run ahead in each of four pairs.
     """
-    return concurrency if concurrency <= FEW_SLOTS else 2
+    return concurrency if concurrency <= FEW_SLOTS else 1
 
 
 class _Run:

@@ -195,3 +195,30 @@ def test_a_scope_has_a_trace_derived_from_its_id() -> None:
     with correlation_scope("x", given_ctx):
         assert current_trace() == given_ctx
     assert current_trace() is None
+
+
+def test_a_derived_trace_keeps_one_span_for_its_whole_scope() -> None:
+    """The derived trace is made when first asked for (a job run that never logs pays
+    nothing for it), and every later line of the scope, in any thread that copied the
+    context, sees that same span; a new scope for the same id is a new span."""
+    import contextvars
+
+    with correlation_scope("job-8"):
+        seen: list[TraceContext | None] = []
+
+        def ask(context: contextvars.Context) -> None:
+            seen.append(context.run(current_trace))
+
+        threads = [threading.Thread(target=ask, args=(contextvars.copy_context(),))
+                   for _ in range(8)]  # fmt: skip
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        first = current_trace()
+        assert first is not None and set(seen) == {first}
+        assert first.trace_id == trace_id_for("job-8")
+    with correlation_scope("job-8"):
+        again = current_trace()
+        assert again is not None and again.trace_id == first.trace_id
+        assert again.span_id != first.span_id
