@@ -130,7 +130,8 @@ def correlation_scope(
     """Make ``correlation_id`` current for the ``with`` block (a new one if ``None``).
 
     ``trace`` is the block's trace context; without one it is derived from the id (same
-    trace id on every hop, a new span id), as a worker does when it restores a job's id.
+    trace id on every hop, a new span id), as a worker does when it restores a job's id,
+    and made only when something in the block asks for it (`current_trace`).
     Context variables follow threads and asyncio tasks correctly, so a request handled
     in one thread never sees another request's id.
     """
