@@ -20,7 +20,9 @@ open: 503). An upstream may hang (504 after ``upstream_timeout``, even if it dri
 answer a byte at a time), refuse or reset (502), or write bytes nobody asked for (the
 connection is dropped, never reused). The front promises every client one answer in the
 gateway's JSON shape with a correlation id, or a closed connection once the answer's
-head has gone out.
+head has gone out. A connection it ends after a refusal is half-closed and its late
+bytes dropped for ``LINGER_S``: closing on unread bytes sends an RST, which can destroy
+the answer before the client reads it.
 
 Two things a proxy must switch off in an HTTP client: cookies (a shared cookie jar would
 hand one user's session cookie to the next user's request) and redirects (the client,
