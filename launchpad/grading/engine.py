@@ -7,8 +7,10 @@ floods costs the checks it spoiled, never the grader, and the results are the gr
 
 Each check runs in a thread of its own. When it overruns its ``time_limit`` the engine
 stops waiting, records "timed out after N s", asks the exercise to release whatever it
-was holding (a hung mock service lets go), and goes on with the next check. The whole
-grading has a time limit too (``GradingOptions.time_limit``): the checks it leaves score
+was holding (a hung mock service lets go), and goes on with the next check. Time a check
+spends waiting for one of the submission's processes to start does not count against its
+limit: ``load_timeout`` bounds that wait, and a busy machine must not cost points. The
+whole grading has a time limit too (``GradingOptions.time_limit``): the checks it leaves score
 0 with that reason.
 """
 
@@ -68,11 +70,15 @@ class GradingOptions:
 
 
 class CheckContext(Protocol):
-    """What an exercise gives its checks; the engine only needs the two hooks."""
+    """What an exercise gives its checks; the engine needs the hooks and the clock."""
 
     def before_check(self, check: Check) -> None: ...
 
     def after_check(self, check: Check) -> None: ...
+
+    def startup_seconds(self) -> float:
+        """Seconds spent so far waiting for the submission's processes to start."""
+        ...
 
     @property
     def isolation(self) -> str: ...
@@ -145,9 +151,19 @@ def run_check(
     started = time.monotonic()
     context.before_check(item)
     thread = threading.Thread(target=target, name=f"check-{item.name}", daemon=True)
+    began, waited = time.monotonic(), context.startup_seconds()
     thread.start()
     allowed = item.time_limit if limit is None else max(0.0, min(limit, item.time_limit))
-    thread.join(allowed)
+    excluded = 0.0  # seconds this check waited for a process to start
+    while True:
+        excluded = context.startup_seconds() - waited
+        until = began + allowed + excluded
+        if limit is not None:
+            until = min(until, began + limit)  # the grading's own limit is never extended
+        left = until - time.monotonic()
+        if left <= 0 or not thread.is_alive():
+            break
+        thread.join(left)
     result.seconds = round(time.monotonic() - started, 3)
     try:
         context.after_check(item)
@@ -156,6 +172,8 @@ def run_check(
     if thread.is_alive():
         result.status = "timed_out"
         result.message = f"timed out after {allowed:g} s"
+        if excluded >= 0.5:
+            result.message += f" (not counting {excluded:.0f} s starting a process)"
         return result
     if "error" in box:
         error: BaseException = box["error"]

@@ -11,6 +11,7 @@ import pytest
 
 import launchpad.grading
 from launchpad.grading import Check, CheckFailed, GradingOptions, Partial, Registry
+from launchpad.grading.checkout.student import StartupClock
 from launchpad.grading.checks import ExtraChecksError, load_extra_checks
 from launchpad.grading.engine import describe_exception, grade_submission, run_check
 
@@ -20,12 +21,22 @@ from .conftest import EXAMPLES, OPTIONS, SOLUTION
 class Context:
     def __init__(self) -> None:
         self.released = 0
+        self.startup = StartupClock()
 
     def before_check(self, check: Check) -> None:
         pass
 
     def after_check(self, check: Check) -> None:
         self.released += 1
+
+    def startup_seconds(self) -> float:
+        return self.startup.seconds()
+
+
+def starts_a_slow_process(ctx: Context, seconds: float = 0.8) -> None:
+    """A check that waits for a process the machine is slow to start."""
+    with ctx.startup.waiting():
+        time.sleep(seconds)
 
 
 def make(fn: Any, **options: Any) -> Check:
@@ -64,6 +75,32 @@ def test_a_hung_check_times_out_and_the_context_lets_go() -> None:
     assert time.monotonic() - started < 2
     assert (result.status, result.message) == ("timed_out", "timed out after 0.2 s")
     assert context.released == 1
+
+
+def test_waiting_for_a_process_to_start_is_not_counted_against_the_check() -> None:
+    """A busy machine may take seconds to start a fresh worker (load_timeout bounds
+    that): the check's own limit counts only the check's work."""
+    result = run_check(make(starts_a_slow_process, time_limit=0.3), Context())
+    assert result.status == "passed", result.message
+
+
+def test_a_check_that_hangs_after_a_slow_start_still_times_out() -> None:
+    def slow_then_hung(ctx: Context) -> None:
+        starts_a_slow_process(ctx)
+        time.sleep(5)
+
+    started = time.monotonic()
+    result = run_check(make(slow_then_hung, time_limit=0.3), Context())
+    assert time.monotonic() - started < 3
+    assert result.status == "timed_out"
+    assert result.message == "timed out after 0.3 s (not counting 1 s starting a process)"
+
+
+def test_the_grading_limit_is_never_extended_by_a_slow_start() -> None:
+    started = time.monotonic()
+    result = run_check(make(starts_a_slow_process, time_limit=5), Context(), limit=0.3)
+    assert time.monotonic() - started < 0.7
+    assert result.status == "timed_out"
 
 
 def test_an_exception_from_the_submission_is_one_line_pointing_at_its_file(

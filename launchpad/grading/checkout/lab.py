@@ -38,7 +38,12 @@ import httpx
 
 from launchpad.grading.checkout.backoffice import create_backoffice_app
 from launchpad.grading.checkout.recorders import Added, RecordingQueue, Reply, Timeline, Tracer
-from launchpad.grading.checkout.student import MAX_RESTARTS, StudentSide, read_capped
+from launchpad.grading.checkout.student import (
+    MAX_RESTARTS,
+    StartupClock,
+    StudentSide,
+    read_capped,
+)
 from launchpad.grading.checks import Check
 from launchpad.grading.engine import GradingOptions
 from launchpad.grading.sandbox import Confinement, StudentProcess
@@ -98,6 +103,7 @@ class CheckoutLab(StudentSide):
         self.student: StudentProcess | None = None
         self.helpers: list[StudentProcess] = []  # the student's Redis, fresh workers
         self.restarts = 0
+        self.startup = StartupClock()
         self.student_redis_url = options.redis_url or ""
         self._client: httpx.Client | None = None
         self._keys = itertools.count(1)

@@ -6,7 +6,9 @@ talks to it only through the gateway (HTTP, with a deadline and a cap on what it
 back) and the sandbox's pipe (whose replies are claims: checks judge by the recorders).
 Fault model: it may hang, die or never start; each becomes a sentence on the checks that
 needed it, and a process that died is started afresh before the next check (at most
-``MAX_RESTARTS`` times).
+``MAX_RESTARTS`` times). The machine may be slow to start a process (forty gradings at
+once): ``load_timeout`` bounds that wait, and the ``StartupClock`` tells the engine how
+long a check waited for it, so the check's own time limit never pays for the machine.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -28,12 +32,47 @@ from launchpad.queue import Job
 if TYPE_CHECKING:
     from launchpad.grading.engine import GradingOptions
 
-__all__ = ["MAX_REPLY", "MAX_RESTARTS", "WORKERS", "WORKER_LIMIT", "StudentSide", "read_capped"]
+__all__ = [
+    "MAX_REPLY",
+    "MAX_RESTARTS",
+    "WORKERS",
+    "WORKER_LIMIT",
+    "StartupClock",
+    "StudentSide",
+    "read_capped",
+]
 
 WORKERS = {"email": "send_confirmation_email", "inventory": "update_inventory"}
 WORKER_LIMIT = 3.0  # seconds one worker run may take
 MAX_RESTARTS = 3  # fresh student processes after one died or hung
 MAX_REPLY = 1024 * 1024  # bytes of an answer the lab reads
+
+
+class StartupClock:
+    """Seconds spent waiting for the submission's processes to start, a wait in progress
+    included: what the engine leaves out of a check's time limit (see ``startup_seconds``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done = 0.0
+        self._since: list[float] = []  # the start of each wait in progress
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        began = time.monotonic()
+        with self._lock:
+            self._since.append(began)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._since.remove(began)
+                self._done += time.monotonic() - began
+
+    def seconds(self) -> float:
+        now = time.monotonic()
+        with self._lock:
+            return self._done + sum(now - began for began in self._since)
 
 
 class StudentSide:
@@ -49,6 +88,12 @@ class StudentSide:
     restarts: int
     _client: httpx.Client | None
     _app_settled: threading.Event
+    startup: StartupClock
+
+    def startup_seconds(self) -> float:
+        """Seconds the checks have waited for a fresh worker process to start (the engine
+        does not count them against a check's time limit: ``load_timeout`` bounds them)."""
+        return self.startup.seconds()
 
     def _config(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -204,7 +249,8 @@ class StudentSide:
     def _fresh_worker(self, called: str) -> StudentProcess:
         proc = self._spawn("worker")
         self.helpers.append(proc)
-        first = proc.wait((Ready, Failed), self.options.load_timeout * 2)
+        with self.startup.waiting():
+            first = proc.wait((Ready, Failed), self.options.load_timeout * 2)
         if not isinstance(first, Ready):
             proc.stop()
             why = first.message if isinstance(first, Failed) else "it did not start"

@@ -19,10 +19,12 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from launchpad.grading.checkout import EXERCISE
 from launchpad.grading.engine import GradingOptions, grade_submission
 from launchpad.grading.results import GradeReport, to_gradescope, write_results
 
@@ -222,3 +224,21 @@ def test_a_worker_that_hangs_or_kills_its_process_costs_only_the_checks_it_spoil
     assert report.failed() == ["happy_path", "replay_same_order", "email_worker_idempotent"]
     assert report.score == 105 - 21
     assert said in report.result("happy_path").message
+
+
+def test_a_fresh_worker_slow_to_start_costs_no_points(tmp_path: Path) -> None:
+    """Forty gradings at once can make a new worker process take seconds to import: that
+    wait is bounded by load_timeout, not by the check's time limit (here shortened to 2 s,
+    against a worker that takes 3 s to import)."""
+    folder = tmp_path / "slow-worker"
+    shutil.copytree(SOLUTION, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    source_code = (folder / "checkout.py").read_text()
+    slow = 'import sys as _s, time as _t\nif _s.argv[1:2] == ["worker"]:\n    _t.sleep(3)\n'
+    future = "from __future__ import annotations\n"
+    assert source_code.count(future) == 1
+    (folder / "checkout.py").write_text(source_code.replace(future, future + slow))
+    check = replace(EXERCISE.registry.get("email_worker_idempotent"), time_limit=2.0)
+    report = grade_submission(folder, options=GradingOptions(), checks=[check])
+    result = report.result("email_worker_idempotent")
+    assert result.status == "passed", result.message
+    assert result.seconds > 3
