@@ -12,14 +12,14 @@ from launchpad.grading.checks import CheckFailed, Partial
 
 
 def _one_job(lab: CheckoutLab, kind: str) -> Any:
-    lab.post_checkout(key=lab.new_key())
+    reply = lab.post_checkout(key=lab.new_key())
     queue = lab.email_queue if kind == "email" else lab.inventory_queue
     jobs = queue.jobs()
     if len(jobs) != 1:
         raise CheckFailed(
             f"a checkout did not queue one {kind} job to test the worker with",
             called=POST,
-            got=f"{len(jobs)} {kind} jobs",
+            got=f"{len(jobs)} {kind} jobs (the checkout answered {reply.describe()})",
             expected="1 (see happy_path)",
         )
     return jobs[0]
