@@ -24,8 +24,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-run
 	$(BIN)/launchpad lesson 06
 
+# Two test processes: most tests wait (sockets, timeouts), and more than two overload a
+# 2-core machine's graders. The graded-reports tests stay in one process (--dist loadgroup).
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check launchpad tests

@@ -29,11 +29,12 @@ ROOT = Path(__file__).resolve().parents[2]
 SOLUTION = ROOT / "solutions" / "checkout"
 STARTER = ROOT / "exercises" / "checkout"
 EXAMPLES = Path(__file__).resolve().parent / "examples"
-# The fixtures grade a dozen submissions at once (3 processes x 4 threads, plus a batch) on
-# what may be a 2-core machine, so a student process can wait seconds for a core: the import
-# and whole-grading limits here are the machine's margin, not a test of them
-# (tests/grading/hostile does that). More threads finish no sooner on 2 cores (8 took 83 s
-# where 4 take 69 s) and stretch each check: a fresh worker took 16 s to start at 8 threads.
+# The fixtures grade a dozen submissions at once (3 processes x 4 threads, plus a batch)
+# beside make test's other test process, on what may be a 2-core machine, so a student
+# process can wait seconds for a core: the import and whole-grading limits here are the
+# machine's margin, not a test of them (tests/grading/hostile does that). More threads
+# finish no sooner on 2 cores (8 took 83 s where 4 take 69 s) and stretch each check: a
+# fresh worker took 16 s to start at 8 threads.
 OPTIONS = GradingOptions(load_timeout=30.0, time_limit=240.0)
 PROCESSES = 3
 THREADS = 4
@@ -164,3 +165,11 @@ def graded(
         for part in pool.map(grade_chunk, chunks):
             reports.update(part)
     return reports
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep every test that needs the graded reports in one test process (``make test`` runs
+    two, with ``--dist loadgroup``): each process would otherwise grade them all again."""
+    for item in items:
+        if {"graded", "class_batch"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("graded"))
