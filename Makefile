@@ -25,7 +25,8 @@ demo: $(VENV)/.installed-run
 	$(BIN)/launchpad lesson 06
 
 # Two test processes: most tests wait (sockets, timeouts), and more than two overload a
-# 2-core machine's graders. The graded-reports tests stay in one process (--dist loadgroup).
+# 2-core machine's graders. Each test file, and the graded-reports tests, stay in one
+# process (--dist loadgroup; tests/conftest.py names the groups).
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 

@@ -44,13 +44,16 @@ def _real_redis_answers(url: str) -> str | None:
         return f"{type(exc).__name__}: {exc}"
 
 
+@pytest.hookimpl(trylast=True)  # after the folders' own hooks (tests/grading groups its own)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """In a student copy (``launchpad release``), tests that need the instructor's kit skip."""
-    if not STUDENT_COPY:
-        return
+    """Each test file runs in one process of ``make test`` (``--dist loadgroup``), its tests in
+    their order, as the files were written; in a student copy (``launchpad release``), tests
+    that need the instructor's kit skip."""
     skip = pytest.mark.skip(reason="needs the instructor's kit; this is a student copy")
     for item in items:
-        if item.get_closest_marker("instructor_kit"):
+        if not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+        if STUDENT_COPY and item.get_closest_marker("instructor_kit"):
             item.add_marker(skip)
 
 

@@ -168,8 +168,10 @@ def graded(
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep every test that needs the graded reports in one test process (``make test`` runs
-    two, with ``--dist loadgroup``): each process would otherwise grade them all again."""
+    """Keep the files whose tests need the graded reports in one test process (``make test``
+    runs two, with ``--dist loadgroup``): each process would otherwise grade them all again."""
+    needs = {"graded", "class_batch"}
+    files = {item.path for item in items if needs & set(getattr(item, "fixturenames", ()))}
     for item in items:
-        if {"graded", "class_batch"} & set(getattr(item, "fixturenames", ())):
+        if item.path in files:
             item.add_marker(pytest.mark.xdist_group("graded"))
